@@ -1,0 +1,59 @@
+"""``simulate``: early alignment followed by the exponent race (spec §3–§4)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .alignment import align
+from .initialization import Initialization
+from .problem import OrthogonalProblem
+from .race import run_race
+from .trajectory import Trajectory
+
+__all__ = ["simulate"]
+
+
+def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float | None = None) -> Trajectory:
+    """The σ→0 limit of training ``init`` on ``problem``, exactly (spec §3–§6).
+
+    Parameters
+    ----------
+    problem : OrthogonalProblem
+        Labels ``y`` and norms ``s`` of the orthogonal data (n samples).
+    init : Initialization
+        Unit-scale ``(ā, Ū)``, ``m`` neurons (``m = 0`` allowed).
+    step_size : float, optional
+        ``None`` for gradient flow; ``η > 0`` for gradient descent with step η, whose
+        limit is the race with rates ``ln(1 + η λ)/η`` (spec §4, §9).
+
+    Returns
+    -------
+    Trajectory
+        Jump times in rescaled time ``τ = t / ln(1/σ)`` with ``t = kη`` for gradient
+        descent (spec §1).
+
+    Raises
+    ------
+    ValueError
+        Mismatched sizes, or a step size that is not a finite number > 0.
+
+    Examples
+    --------
+    >>> from jumpprocess import make_problem, sample_initialization
+    >>> problem = make_problem(200, "sign-balanced", seed=1)
+    >>> traj = simulate(problem, sample_initialization(problem, 24, "balanced", seed=2))
+    >>> traj.interpolates, bool(np.all(np.diff(traj.plateau_losses) < 0))
+    (True, True)
+    """
+    alignment = align(problem, init, step_size)
+    signal = problem.signal
+    race = run_race(alignment.good_sets, signal * signal, problem.n, None if step_size is None else float(step_size))
+    return Trajectory(
+        problem=problem,
+        step_size=None if step_size is None else float(step_size),
+        signs=alignment.signs,
+        good_sets=alignment.good_sets,
+        events=race.events,
+        exponents=race.exponents,
+        rates=race.rates,
+    )

@@ -1,0 +1,229 @@
+"""Initializations θ̄ = (ā, W̄) at unit scale (spec §1, §3).
+
+σ is never applied here: the limit process depends on θ̄ only through the reduced
+coordinates ``Ū_ji = <w̄_j, x_i>`` and ``ā_j`` (spec §2), and whoever trains a finite
+network multiplies by σ. The samplers draw ``w̄_j ~ N(0, I_d / d)``, so ``||w̄_j|| ≈ 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from .precision import DTYPE
+from .problem import OrthogonalProblem
+
+__all__ = [
+    "Initialization",
+    "InitKind",
+    "sample_initialization",
+    "balanced_init",
+    "output_dominated_init",
+    "gaussian_init",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class Initialization:
+    """A unit-scale initialization in reduced coordinates (spec §2).
+
+    Parameters
+    ----------
+    preactivations : array_like, shape (m, n)
+        ``Ū_ji = <w̄_j, x_i>``.
+    output_weights : array_like, shape (m,)
+        ``ā_j``.
+    hidden_norms : array_like, shape (m,), optional
+        ``||w̄_j||`` (includes the part orthogonal to the data); informational, used by
+        :attr:`is_sign_stable`. The engine never needs it: early alignment depends only on
+        ``ā`` and ``Ū`` (spec §2–§3).
+    input_weights : array_like, shape (m, d), optional
+        ``W̄`` itself, when it was drawn against known inputs.
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes or non-finite values.
+
+    Examples
+    --------
+    >>> init = Initialization([[0.5, -0.2]], [1.0])
+    >>> init.m, init.n
+    (1, 2)
+    """
+
+    preactivations: np.ndarray
+    output_weights: np.ndarray
+    hidden_norms: np.ndarray | None = None
+    input_weights: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        output = np.array(self.output_weights, dtype=DTYPE).reshape(-1) if np.size(self.output_weights) else np.zeros(0, DTYPE)
+        pre = np.array(self.preactivations, dtype=DTYPE)
+        m = output.shape[0]
+        if pre.ndim == 1 and pre.size == 0:
+            pre = pre.reshape(0, 0)
+        if pre.ndim != 2 or pre.shape[0] != m:
+            raise ValueError(
+                f"preactivations must have shape (m, n) with m = len(output_weights) = {m}; got {pre.shape}"
+            )
+        for name, array in (("preactivations", pre), ("output_weights", output)):
+            if not np.all(np.isfinite(array)):
+                index = tuple(int(k) for k in np.argwhere(~np.isfinite(array))[0])
+                raise ValueError(f"{name} must be finite; entry {index} is {array[index]}")
+        hidden = self.hidden_norms
+        if hidden is not None:
+            hidden = np.array(hidden, dtype=DTYPE).reshape(-1)
+            if hidden.shape != (m,) or not np.all(np.isfinite(hidden)) or np.any(hidden < 0):
+                raise ValueError(f"hidden_norms must be {m} finite non-negative numbers")
+        weights = self.input_weights
+        if weights is not None:
+            weights = np.array(weights, dtype=DTYPE)
+            if weights.ndim != 2 or weights.shape[0] != m or not np.all(np.isfinite(weights)):
+                raise ValueError(f"input_weights must be a finite (m={m}, d) array, got shape {weights.shape}")
+        for array in (pre, output, hidden, weights):
+            if array is not None:
+                array.setflags(write=False)
+        object.__setattr__(self, "preactivations", pre)
+        object.__setattr__(self, "output_weights", output)
+        object.__setattr__(self, "hidden_norms", hidden)
+        object.__setattr__(self, "input_weights", weights)
+
+    @property
+    def m(self) -> int:
+        """Number of neurons."""
+        return int(self.output_weights.shape[0])
+
+    @property
+    def n(self) -> int:
+        """Number of samples."""
+        return int(self.preactivations.shape[1])
+
+    def is_sign_stable(self, norms=None) -> np.ndarray:
+        """Per neuron, whether ``a_j`` provably keeps its sign under gradient flow (spec §3).
+
+        The criterion is ``ā_j² >= Σ_{i: Ū_ji > 0} (Ū_ji / s_i)²``, implied by the spec's
+        ``|ā_j| >= ||w̄_j||`` and checkable from reduced coordinates alone: then
+        ``a² − ||z_A||²`` is conserved and non-negative, so ``a`` cannot cross zero.
+        """
+        s = np.ones(self.n) if norms is None else np.asarray(norms, dtype=DTYPE)
+        z = np.where(self.preactivations > 0, self.preactivations / s, 0.0)
+        return self.output_weights**2 >= np.einsum("ji,ji->j", z, z)
+
+    def to_dict(self) -> dict:
+        data = {"preactivations": self.preactivations.tolist(), "output_weights": self.output_weights.tolist()}
+        if self.hidden_norms is not None:
+            data["hidden_norms"] = self.hidden_norms.tolist()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Initialization":
+        m = len(data["output_weights"])
+        pre = np.asarray(data["preactivations"], dtype=DTYPE).reshape(m, -1) if m else np.zeros((0, 0))
+        return cls(pre, data["output_weights"], data.get("hidden_norms"))
+
+
+class InitKind(str, Enum):
+    """The initialization laws of spec §3."""
+
+    BALANCED = "balanced"                  #: ā_j = ±||w̄_j|| (the paper; Boursier et al.)
+    OUTPUT_DOMINATED = "output-dominated"  #: |ā_j| = ||w̄_j|| + Exp(1) (Dana et al.)
+    GAUSSIAN = "gaussian"                  #: ā_j ~ N(0, 1) independent of w̄_j: a_j may flip sign
+
+
+def _draw_hidden(problem: OrthogonalProblem, m: int, rng: np.random.Generator, inputs, d):
+    """Draw w̄_j ~ N(0, I_d/d); return (Ū, ||w̄||, W̄ or None)."""
+    n = problem.n
+    X = problem.inputs if inputs is None else np.asarray(inputs, dtype=DTYPE)
+    if X is not None:
+        if X.shape[0] != n:
+            raise ValueError(f"inputs have {X.shape[0]} rows but the problem has n = {n}")
+        dim = X.shape[1]
+        W = rng.standard_normal((m, dim)) / np.sqrt(dim)
+        return W @ X.T, np.linalg.norm(W, axis=1), W
+    dim = n if d is None else int(d)
+    if dim < n:
+        raise ValueError(f"d must be >= n for orthogonal data; got d = {dim}, n = {n}")
+    # Orthogonal x_i make <w̄, x_i / s_i> independent N(0, 1/d) (rotation invariance),
+    # and the part of w̄ orthogonal to the data has squared norm χ²_{d-n} / d.
+    U = rng.standard_normal((m, n)) * (problem.norms / np.sqrt(dim))
+    orth = rng.chisquare(dim - n, size=m) / dim if dim > n else np.zeros(m)
+    hidden = np.sqrt(np.einsum("ji,ji->j", U / problem.norms, U / problem.norms) + orth)
+    return U, hidden, None
+
+
+def _check_m(m) -> int:
+    if isinstance(m, bool) or int(m) != m or m < 0:
+        raise ValueError(f"m (the number of neurons) must be a non-negative integer, got {m!r}")
+    return int(m)
+
+
+def balanced_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:
+    """The paper's balanced init: ``ā_j = ε_j ||w̄_j||`` with fair signs ``ε_j``."""
+    m = _check_m(m)
+    U, hidden, W = _draw_hidden(problem, m, rng, inputs, d)
+    signs = np.where(rng.random(m) < 0.5, 1.0, -1.0)
+    return Initialization(U, signs * hidden, hidden, W)
+
+
+def output_dominated_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:
+    """Dana et al.'s init: ``|ā_j| = ||w̄_j|| + Exp(1)``, fair sign."""
+    m = _check_m(m)
+    U, hidden, W = _draw_hidden(problem, m, rng, inputs, d)
+    signs = np.where(rng.random(m) < 0.5, 1.0, -1.0)
+    return Initialization(U, signs * (hidden + rng.exponential(1.0, size=m)), hidden, W)
+
+
+def gaussian_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:
+    """Independent Gaussians: ``w̄_j ~ N(0, I_d/d)``, ``ā_j ~ N(0, 1)``; a_j may change sign."""
+    m = _check_m(m)
+    U, hidden, W = _draw_hidden(problem, m, rng, inputs, d)
+    return Initialization(U, rng.standard_normal(m), hidden, W)
+
+
+_SAMPLERS = {
+    InitKind.BALANCED: balanced_init,
+    InitKind.OUTPUT_DOMINATED: output_dominated_init,
+    InitKind.GAUSSIAN: gaussian_init,
+}
+
+
+def sample_initialization(
+    problem: OrthogonalProblem,
+    m: int,
+    kind: InitKind | str = InitKind.BALANCED,
+    *,
+    seed: int | np.random.Generator = 0,
+    inputs=None,
+    d: int | None = None,
+) -> Initialization:
+    """Draw a unit-scale initialization of ``m`` neurons for ``problem``.
+
+    Parameters
+    ----------
+    problem : OrthogonalProblem
+    m : int
+        Width, ``m >= 0``.
+    kind : InitKind or str
+        ``"balanced"``, ``"output-dominated"`` or ``"gaussian"``.
+    seed : int or numpy.random.Generator
+        All randomness comes from ``numpy.random.default_rng(seed)``.
+    inputs : array_like (n, d), optional
+        If given (or stored on the problem), ``w̄_j ∈ R^d`` is drawn and
+        ``Ū = W̄ Xᵀ``; otherwise ``Ū`` is drawn directly from its law for ambient
+        dimension ``d`` (default ``n``).
+
+    Examples
+    --------
+    >>> from jumpprocess import make_problem
+    >>> init = sample_initialization(make_problem(5), 3, "balanced", seed=1)
+    >>> init.preactivations.shape, bool(init.is_sign_stable().all())
+    ((3, 5), True)
+    """
+    try:
+        sampler = _SAMPLERS[InitKind(kind)]
+    except ValueError:
+        raise ValueError(f"unknown init kind {kind!r}; expected one of {[k.value for k in InitKind]}") from None
+    return sampler(problem, m, np.random.default_rng(seed), inputs=inputs, d=d)

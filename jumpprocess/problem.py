@@ -1,0 +1,253 @@
+"""The problem: orthogonal inputs, their norms and labels (spec §1–§2).
+
+Because the inputs are pairwise orthogonal, the limit process depends on the data only
+through the norms ``s_i = ||x_i||`` and labels ``y_i`` (spec §2). An
+:class:`OrthogonalProblem` holds exactly that, and optionally the inputs ``X`` themselves
+(needed only to express saddles as input-space weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from .precision import DTYPE, ORTHOGONALITY_ATOL
+
+__all__ = [
+    "OrthogonalProblem",
+    "LabelKind",
+    "orthonormal_inputs",
+    "random_orthogonal_inputs",
+    "sign_labels",
+    "gaussian_labels",
+    "make_problem",
+]
+
+
+def _as_float_vector(values, name: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
+    array = array.astype(DTYPE, copy=True)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array of length n, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        bad = int(np.flatnonzero(~np.isfinite(array))[0])
+        raise ValueError(f"{name} must be finite; entry {bad} is {array[bad]}")
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class OrthogonalProblem:
+    """Labels and data norms of an orthogonal regression problem (spec §1).
+
+    Parameters
+    ----------
+    labels : array_like, shape (n,)
+        Targets ``y_i``; finite. Zero labels are allowed: those samples are fitted from
+        the start and never enter a good set.
+    norms : array_like, shape (n,), optional
+        Data norms ``s_i = ||x_i|| > 0``; default all ones (orthonormal inputs).
+    inputs : array_like, shape (n, d), optional
+        The inputs themselves. Prefer :meth:`from_inputs`, which checks orthogonality and
+        computes ``norms``. Only used to map saddles to input-space weights.
+
+    Raises
+    ------
+    ValueError
+        Empty problem (n = 0), non-finite values, non-positive norms, shape mismatch.
+
+    Examples
+    --------
+    >>> p = OrthogonalProblem([1.0, -1.0, 0.5])
+    >>> p.n, p.norms.tolist()
+    (3, [1.0, 1.0, 1.0])
+    """
+
+    labels: np.ndarray
+    norms: np.ndarray | None = None
+    inputs: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        labels = _as_float_vector(self.labels, "labels")
+        n = labels.shape[0]
+        if n == 0:
+            raise ValueError("the problem has no samples (n = 0); at least one is required")
+        if self.norms is None:
+            norms = np.ones(n, dtype=DTYPE)
+            norms.setflags(write=False)
+        else:
+            norms = _as_float_vector(self.norms, "norms")
+            if norms.shape != (n,):
+                raise ValueError(f"norms has shape {norms.shape} but labels has shape ({n},)")
+            if np.any(norms <= 0):
+                bad = int(np.flatnonzero(norms <= 0)[0])
+                raise ValueError(f"data norms must be > 0 (zero-norm inputs carry no signal); norms[{bad}] = {norms[bad]}")
+        inputs = self.inputs
+        if inputs is not None:
+            inputs = np.array(inputs, dtype=DTYPE)
+            if inputs.ndim != 2 or inputs.shape[0] != n:
+                raise ValueError(f"inputs must have shape (n={n}, d), got {inputs.shape}")
+            inputs.setflags(write=False)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "norms", norms)
+        object.__setattr__(self, "inputs", inputs)
+
+    @classmethod
+    def from_inputs(cls, X, labels, *, atol: float = ORTHOGONALITY_ATOL) -> "OrthogonalProblem":
+        """Build a problem from inputs ``X`` (n × d), checking the spec's assumptions.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, d)
+            Pairwise-orthogonal, nonzero, finite rows.
+        labels : array_like, shape (n,)
+        atol : float
+            Largest accepted ``|cos(x_i, x_k)|`` for ``i != k``.
+
+        Raises
+        ------
+        ValueError
+            Naming the violated assumption: shapes, non-finite entries, a zero-norm row
+            (its index), or the worst non-orthogonal pair and its cosine.
+
+        Notes
+        -----
+        Cost ``O(n² d)`` for the Gram matrix.
+
+        Examples
+        --------
+        >>> OrthogonalProblem.from_inputs([[2.0, 0.0], [0.0, 3.0]], [1, -1]).norms.tolist()
+        [2.0, 3.0]
+        >>> OrthogonalProblem.from_inputs([[1.0, 0.0], [1.0, 1.0]], [1, -1])
+        Traceback (most recent call last):
+        ...
+        ValueError: inputs are not orthogonal: worst pair (0, 1) has cosine 0.7071067811865475 (tolerance 1e-08)
+        """
+        X = np.asarray(X)
+        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
+            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+        X = X.astype(DTYPE)
+        if X.ndim != 2:
+            raise ValueError(f"X must be a 2-d array of shape (n, d), got shape {X.shape}")
+        n = X.shape[0]
+        if n == 0:
+            raise ValueError("the problem has no samples (n = 0); at least one is required")
+        labels_array = np.asarray(labels)
+        if labels_array.shape != (n,):
+            raise ValueError(f"labels has shape {labels_array.shape} but X has {n} rows")
+        if not np.all(np.isfinite(X)):
+            row, col = map(int, np.argwhere(~np.isfinite(X))[0])
+            raise ValueError(f"X must be finite; X[{row}, {col}] = {X[row, col]}")
+        norms = np.linalg.norm(X, axis=1)
+        if np.any(norms == 0):
+            raise ValueError(f"input rows must be nonzero; row {int(np.flatnonzero(norms == 0)[0])} has norm 0")
+        if n > 1:
+            unit = X / norms[:, None]
+            cosines = np.abs(unit @ unit.T)
+            np.fill_diagonal(cosines, 0.0)
+            worst = int(np.argmax(cosines))
+            i, k = divmod(worst, n)
+            if cosines[i, k] > atol:
+                i, k = min(i, k), max(i, k)
+                raise ValueError(
+                    f"inputs are not orthogonal: worst pair ({i}, {k}) has cosine "
+                    f"{float(unit[i] @ unit[k])!r} (tolerance {atol!r})"
+                )
+        return cls(labels_array, norms, inputs=X)
+
+    @property
+    def n(self) -> int:
+        """Number of samples."""
+        return int(self.labels.shape[0])
+
+    @property
+    def signal(self) -> np.ndarray:
+        """``v_i = y_i s_i``, the per-sample growth weight (spec §3–§4)."""
+        return self.labels * self.norms
+
+    def to_dict(self) -> dict:
+        return {"labels": self.labels.tolist(), "norms": self.norms.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "OrthogonalProblem":
+        return cls(data["labels"], data["norms"])
+
+
+class LabelKind(str, Enum):
+    """Label distributions offered by :func:`make_problem`."""
+
+    SIGN_BALANCED = "sign-balanced"  #: exactly ⌊n/2⌋ labels +1, the rest -1, in random order
+    SIGN_RANDOM = "sign-random"      #: independent fair ±1
+    GAUSSIAN = "gaussian"            #: independent standard normal
+
+
+def orthonormal_inputs(n: int, d: int | None = None) -> np.ndarray:
+    """The first ``n`` standard basis vectors of ``R^d`` (``d = n`` by default), shape (n, d)."""
+    d = n if d is None else d
+    _check_dims(n, d)
+    return np.eye(n, d, dtype=DTYPE)
+
+
+def random_orthogonal_inputs(n: int, d: int, rng: np.random.Generator, norms=None) -> np.ndarray:
+    """``n`` random pairwise-orthogonal vectors in ``R^d`` (``d >= n``), shape (n, d).
+
+    The directions are the rows of a Haar-random orthonormal frame (QR of a Gaussian
+    matrix with the sign correction); rows are then scaled to ``norms`` (default 1).
+    """
+    _check_dims(n, d)
+    gaussian = rng.standard_normal((d, n))
+    q, r = np.linalg.qr(gaussian)
+    q = q * np.sign(np.diag(r))
+    frame = q.T
+    if norms is not None:
+        norms = _as_float_vector(norms, "norms")
+        if norms.shape != (n,) or np.any(norms <= 0):
+            raise ValueError(f"norms must be {n} positive numbers")
+        frame = frame * norms[:, None]
+    return np.ascontiguousarray(frame)
+
+
+def _check_dims(n: int, d: int) -> None:
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if int(d) != d or d < n:
+        raise ValueError(f"orthogonal inputs need d >= n; got n = {n}, d = {d}")
+
+
+def sign_labels(n: int, rng: np.random.Generator, balanced: bool = True) -> np.ndarray:
+    """±1 labels: exactly ``n//2`` positives in random order if ``balanced``, else fair coins."""
+    if balanced:
+        labels = np.where(np.arange(n) < n // 2, 1.0, -1.0)
+        return rng.permutation(labels)
+    return np.where(rng.random(n) < 0.5, 1.0, -1.0)
+
+
+def gaussian_labels(n: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """Independent ``N(0, scale²)`` labels."""
+    return scale * rng.standard_normal(n)
+
+
+def make_problem(
+    n: int,
+    labels: LabelKind | str = LabelKind.SIGN_BALANCED,
+    *,
+    seed: int | np.random.Generator = 0,
+    random_norms: bool = False,
+) -> OrthogonalProblem:
+    """A standard problem: ``n`` samples with the given label kind.
+
+    Norms are 1, or ``Uniform(0.5, 2)`` when ``random_norms``. Inputs are not materialized
+    (the limit needs only norms and labels; use :func:`random_orthogonal_inputs` for X).
+    """
+    rng = np.random.default_rng(seed)
+    kind = LabelKind(labels)
+    if kind is LabelKind.GAUSSIAN:
+        y = gaussian_labels(n, rng)
+    else:
+        y = sign_labels(n, rng, balanced=kind is LabelKind.SIGN_BALANCED)
+    norms = rng.uniform(0.5, 2.0, size=n) if random_norms else None
+    return OrthogonalProblem(y, norms)

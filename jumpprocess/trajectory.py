@@ -1,0 +1,338 @@
+"""The limit trajectory: a piecewise-constant path of saddles in rescaled time (spec §4–§6).
+
+Time is rescaled: ``τ = t / ln(1/σ)`` for the loss ``L = 1/(2n) Σ (f(x_i) − y_i)²``
+(spec §1; a loss ``c/(2n) Σ`` divides every time by ``c``). Between jumps the network
+sits at a saddle (spec §5); at each jump time one neuron (or a tie group, spec §6)
+jumps to its saddle value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property
+
+import numpy as np
+
+from .precision import DTYPE
+from .problem import OrthogonalProblem
+from .race import JumpEvent
+
+__all__ = ["Trajectory", "Status", "saddle_output_weight"]
+
+FORMAT_VERSION = 1
+
+
+class Status(str, Enum):
+    """How a run ended; :attr:`Trajectory.status` gives the full sentence."""
+
+    INTERPOLATED = "interpolated"
+    STALLED = "stalled"
+    AMBIGUOUS = "ambiguous"
+
+
+def saddle_output_weight(labels, norms, sign) -> float:
+    """``a_k = sgn_k (Σ_{i∈F} y_i² / s_i²)^{1/4}`` for a neuron fitting ``F`` (spec §5)."""
+    return float(sign) * float(np.sum((np.asarray(labels) / np.asarray(norms)) ** 2)) ** 0.25
+
+
+def _side_for_search(side: str) -> str:
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' (limit from before a jump) or 'right' (after), got {side!r}")
+    return side
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """The σ→0 limit of training: jumps between saddles (spec §4–§6).
+
+    Do not build one by hand: :func:`jumpprocess.simulate` returns it.
+
+    Attributes
+    ----------
+    problem : OrthogonalProblem
+    step_size : float or None
+        Gradient-descent step η, or ``None`` for gradient flow.
+    signs : ndarray of int8, shape (m,)
+        Early-alignment signs ``sgn_j`` (spec §3).
+    good_sets : ndarray of bool, shape (m, n)
+        Good sets ``G_j`` (spec §3).
+    events : tuple of JumpEvent
+        One per activation, in order.
+    exponents : ndarray, shape (J, m)
+        Exponents ``e_j`` just after each jump (0 for active neurons; spec §4).
+    rates : ndarray, shape (J, m)
+        Rates ``λ_j`` in force on the plateau that ends at each jump.
+
+    Examples
+    --------
+    >>> from jumpprocess import OrthogonalProblem, Initialization, simulate
+    >>> p = OrthogonalProblem([1.0, 1.0, -1.0])
+    >>> init = Initialization([[1.0, 1.0, -1.0], [-1.0, 1.0, 1.0]], [2.0, -2.0])
+    >>> traj = simulate(p, init)
+    >>> traj.neurons.tolist(), [f.tolist() for f in traj.fitted]
+    ([0, 1], [[0, 1], [2]])
+    >>> traj.jump_times.round(4).tolist()   # 1/λ_0 = 3/√2; neuron 1 never changes rate: 1/λ_1 = 3
+    [2.1213, 3.0]
+    >>> traj.loss_at([0.0, 2.5, np.inf]).tolist()
+    [0.5, 0.16666666666666666, 0.0]
+    """
+
+    problem: OrthogonalProblem
+    step_size: float | None
+    signs: np.ndarray
+    good_sets: np.ndarray
+    events: tuple
+    exponents: np.ndarray
+    rates: np.ndarray
+
+    # ---- the contract -------------------------------------------------------------
+    @cached_property
+    def jump_times(self) -> np.ndarray:
+        """Rescaled jump times τ_1 <= τ_2 <= ... (float array, length J)."""
+        return np.array([event.time for event in self.events], dtype=DTYPE)
+
+    @cached_property
+    def neurons(self) -> np.ndarray:
+        """The neuron activated at each jump (int array, length J)."""
+        return np.array([event.neuron for event in self.events], dtype=np.int64)
+
+    @cached_property
+    def fitted(self) -> tuple:
+        """Samples fitted at each jump (tuple of int arrays)."""
+        return tuple(np.array(event.fitted, dtype=np.int64) for event in self.events)
+
+    @cached_property
+    def plateau_losses(self) -> np.ndarray:
+        """``(1/2n) Σ_{i∈R} y_i²`` on each plateau (length J + 1; spec §5)."""
+        y2 = self.problem.labels**2
+        fitted_mass = np.array([y2[f].sum() for f in self.fitted])
+        total = y2.sum()
+        remaining = total - np.concatenate(([0.0], np.cumsum(fitted_mass)))
+        losses = np.maximum(remaining, 0.0) / (2 * self.problem.n)
+        losses[-1] = y2[self.uncovered].sum() / (2 * self.problem.n)  # exact final value
+        return losses
+
+    @cached_property
+    def interpolates(self) -> bool:
+        """Whether every sample with ``y_i != 0`` is fitted (⇔ coverage, spec §4)."""
+        return self.uncovered.size == 0
+
+    @cached_property
+    def squared_norm(self) -> float:
+        """Final ``Σ_j (a_j² + ||w_j||²) = 2 Σ_k ||(y/s)_{F_k}||_2`` (spec §5, §8)."""
+        ratio = self.problem.labels / self.problem.norms
+        return float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in self.fitted))
+
+    @cached_property
+    def ambiguous(self) -> bool:
+        """Whether an overlapping tie made the limit undetermined by the race (spec §6)."""
+        return any(event.overlapping for event in self.events)
+
+    # ---- derived results --------------------------------------------------------------
+    @property
+    def m(self) -> int:
+        return int(self.signs.shape[0])
+
+    @property
+    def n(self) -> int:
+        return self.problem.n
+
+    @property
+    def num_jumps(self) -> int:
+        return len(self.events)
+
+    @cached_property
+    def fitted_by(self) -> np.ndarray:
+        """For each sample, the neuron that fitted it, or −1 (zero label or uncovered)."""
+        owner = np.full(self.n, -1, dtype=np.int64)
+        for event in self.events:
+            owner[list(event.fitted)] = event.neuron
+        return owner
+
+    @cached_property
+    def uncovered(self) -> np.ndarray:
+        """Samples with ``y_i != 0`` in no good set: never fitted (spec §4)."""
+        return np.flatnonzero((self.problem.labels != 0) & (self.fitted_by < 0))
+
+    @cached_property
+    def output_weights(self) -> np.ndarray:
+        """Final saddle output weights ``a_k`` (0 for neurons that never activate; §5)."""
+        a = np.zeros(self.m)
+        for event in self.events:
+            f = list(event.fitted)
+            a[event.neuron] = saddle_output_weight(self.problem.labels[f], self.problem.norms[f], self.signs[event.neuron])
+        return a
+
+    @cached_property
+    def min_squared_norm(self) -> float:
+        """Least squared norm of any interpolator: ``2(||(y/s)₊|| + ||(y/s)₋||)`` (spec §8)."""
+        ratio = self.problem.labels / self.problem.norms
+        return float(2.0 * (np.linalg.norm(ratio[ratio > 0]) + np.linalg.norm(ratio[ratio < 0])))
+
+    @cached_property
+    def norm_ratio(self) -> float:
+        """``squared_norm / min_squared_norm`` (1.0 when all labels are 0: both are 0)."""
+        if self.min_squared_norm == 0.0:
+            return 1.0
+        return self.squared_norm / self.min_squared_norm
+
+    @cached_property
+    def convergence_rate(self) -> float:
+        """Smallest eigenvalue of the tangent-kernel Gram ``J Jᵀ / n`` over the fitted samples.
+
+        Block diagonal over fitted sets with ``K_F = (y_F y_Fᵀ / a² + a² diag(s_F²)) / n``
+        (spec §5): a diagonal plus rank-one matrix, whose smallest eigenvalue lies between
+        the two smallest diagonal entries (interlacing) and is found from the secular
+        equation ``1 + Σ u_i² / (d_i − λ) = 0``. Near the final interpolator the fitted
+        residuals decay like ``exp(−λ t)`` (unscaled time). ``nan`` if nothing was fitted.
+        """
+        from scipy.optimize import brentq
+
+        best = np.inf
+        y, s = self.problem.labels, self.problem.norms
+        for event in self.events:
+            f = list(event.fitted)
+            a2 = self.output_weights[event.neuron] ** 2
+            d = np.sort(a2 * s[f] ** 2 / self.n)
+            u2 = (y[f] ** 2 / (a2 * self.n))[np.argsort(a2 * s[f] ** 2, kind="stable")]
+            if len(f) == 1:
+                low = float(d[0] + u2[0])
+            elif d[0] == d[1]:
+                low = float(d[0])
+            else:
+                secular = lambda lam: 1.0 + np.sum(u2 / (d - lam))  # noqa: E731
+                low = brentq(secular, d[0] + 1e-15 * d[1], d[1] * (1 - 1e-15), xtol=1e-300, rtol=4e-16)
+            best = min(best, low)
+        return float(best) if np.isfinite(best) else float("nan")
+
+    @cached_property
+    def status(self) -> str:
+        """How the run ended, as a sentence (STYLE §4)."""
+        parts = []
+        if self.ambiguous:
+            first = next(e for e in self.events if e.overlapping)
+            group = sorted((first.neuron,) + first.tied_with)
+            parts.append(
+                f"ambiguous tie at τ = {first.time:.6g} (neurons {', '.join(map(str, group))} overlap; "
+                "resolved lowest index first)"
+            )
+        if self.interpolates:
+            parts.append("interpolated")
+        else:
+            shown = ", ".join(map(str, self.uncovered[:10].tolist()))
+            more = f" and {self.uncovered.size - 10} more" if self.uncovered.size > 10 else ""
+            parts.append(f"stalled: samples {shown}{more} uncovered")
+        return "; ".join(parts)
+
+    @property
+    def status_code(self) -> Status:
+        if self.ambiguous:
+            return Status.AMBIGUOUS
+        return Status.INTERPOLATED if self.interpolates else Status.STALLED
+
+    @property
+    def final_time(self) -> float:
+        """Time of the last jump (0.0 if none)."""
+        return float(self.jump_times[-1]) if self.events else 0.0
+
+    # ---- evaluation at any τ ------------------------------------------------------------
+    def _plateau_index(self, tau, side: str):
+        tau = np.asarray(tau, dtype=DTYPE)
+        if np.any(np.isnan(tau)) or np.any(tau < 0):
+            raise ValueError("τ must be >= 0 (rescaled time τ = t / ln(1/σ)); got a negative or NaN value")
+        return np.searchsorted(self.jump_times, tau, side=_side_for_search(side))
+
+    def loss_at(self, tau, side: str = "right"):
+        """The limit loss at rescaled time(s) ``τ`` (scalar or array; ``np.inf`` = the end).
+
+        ``side="right"`` gives the value just after a jump at exactly ``τ``, ``"left"``
+        the value just before it.
+        """
+        index = self._plateau_index(tau, side)
+        values = self.plateau_losses[index]
+        return float(values) if np.ndim(values) == 0 else values
+
+    def parameters_at(self, tau, side: str = "right") -> tuple[np.ndarray, np.ndarray]:
+        """The saddle at rescaled time ``τ`` in reduced coordinates (spec §5).
+
+        Returns
+        -------
+        output_weights : ndarray, shape (m,)
+            ``a_k = sgn_k (Σ_{F_k} y²/s²)^{1/4}`` for neurons active by ``τ``, else 0.
+        preactivations : ndarray, shape (m, n)
+            ``U_ki = y_i / a_k`` on ``F_k``, 0 elsewhere.
+        """
+        count = int(self._plateau_index(float(tau), side))
+        a = np.zeros(self.m)
+        U = np.zeros((self.m, self.n))
+        final = self.output_weights
+        for event in self.events[:count]:
+            k, f = event.neuron, list(event.fitted)
+            a[k] = final[k]
+            U[k, f] = self.problem.labels[f] / final[k]
+        return a, U
+
+    def input_weights_at(self, tau, side: str = "right", inputs=None) -> np.ndarray:
+        """Input-space hidden weights ``w_k = Σ_{i∈F_k} (U_ki / s_i²) x_i`` (spec §5), shape (m, d).
+
+        Uses ``inputs`` or the problem's stored inputs; raises ``ValueError`` if neither.
+        """
+        X = self.problem.inputs if inputs is None else np.asarray(inputs, dtype=DTYPE)
+        if X is None:
+            raise ValueError("input-space weights need the inputs X: pass inputs= or build the problem with from_inputs")
+        if X.shape[0] != self.n:
+            raise ValueError(f"inputs have {X.shape[0]} rows but the problem has n = {self.n}")
+        _, U = self.parameters_at(tau, side)
+        return (U / self.problem.norms**2) @ X
+
+    # ---- persistence --------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": "jumpprocess.Trajectory",
+            "format_version": FORMAT_VERSION,
+            "problem": self.problem.to_dict(),
+            "step_size": self.step_size,
+            "signs": self.signs.tolist(),
+            "good_sets": [np.flatnonzero(row).tolist() for row in self.good_sets],
+            "events": [
+                {"time": e.time, "neuron": e.neuron, "fitted": list(e.fitted),
+                 "tied_with": list(e.tied_with), "overlapping": e.overlapping}
+                for e in self.events
+            ],
+            "exponents": self.exponents.tolist(),
+            "rates": self.rates.tolist(),
+            "summary": {
+                "status": self.status, "interpolates": self.interpolates,
+                "squared_norm": self.squared_norm, "min_squared_norm": self.min_squared_norm,
+                "norm_ratio": self.norm_ratio, "num_jumps": self.num_jumps,
+            },
+        }
+
+    def to_json(self, **kwargs) -> str:
+        """Lossless JSON (floats are written with ``repr``, which round-trips float64)."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Trajectory":
+        if data.get("format") != "jumpprocess.Trajectory":
+            raise ValueError("not a jumpprocess trajectory (missing format tag)")
+        problem = OrthogonalProblem.from_dict(data["problem"])
+        m = len(data["signs"])
+        good = np.zeros((m, problem.n), dtype=bool)
+        for j, row in enumerate(data["good_sets"]):
+            good[j, row] = True
+        events = tuple(
+            JumpEvent(float(e["time"]), int(e["neuron"]), tuple(e["fitted"]), tuple(e["tied_with"]), bool(e["overlapping"]))
+            for e in data["events"]
+        )
+        J = len(events)
+        return cls(
+            problem, data["step_size"], np.array(data["signs"], dtype=np.int8), good, events,
+            np.array(data["exponents"], dtype=DTYPE).reshape(J, m), np.array(data["rates"], dtype=DTYPE).reshape(J, m),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Trajectory":
+        return cls.from_dict(json.loads(text))
