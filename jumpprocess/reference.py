@@ -49,7 +49,7 @@ CONVERGENCE_RTOL = 1e-3
 
 _STATUS_CONVERGED = "converged: every target sample is fitted to the tolerance"
 _STATUS_BUDGET = "step budget exhausted before the target samples converged"
-_STATUS_DIVERGED = "diverged: a parameter became non-finite (step too large?)"
+_STATUS_DIVERGED = "diverged: the loss or a parameter became non-finite"
 
 
 @dataclass(frozen=True, eq=False)
