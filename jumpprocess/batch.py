@@ -1,0 +1,466 @@
+"""Many trials of the limit process at once: ``simulate_many`` (spec §3–§8).
+
+Statistics of the jump process (probability of interpolation, §7; number of activations;
+time to interpolate; the implicit-bias norm ratio, §8) need thousands of independent
+initializations of one problem. :func:`simulate_many` runs them as one vectorized call:
+the activation patterns of all trials are built as sample-major bit masks (``⌈m/64⌉``
+``uint64`` words per sample) and one compiled kernel (:mod:`jumpprocess.kernels`) runs the
+exponent race of every trial in parallel threads, returning compact per-trial summaries.
+
+Two ways to obtain a trial's activation pattern (``sampling``):
+
+``"weights"``
+    Draw ``θ̄ = sample_initialization(problem, m, init, seed=seeds[t])`` and align it
+    (spec §3). Trial ``t`` is then *exactly* ``simulate(problem, that init, step_size)``.
+``"pattern"``
+    Draw the pattern from its law. For a sign-stable initialization (``"balanced"``,
+    ``"output-dominated"``) under gradient flow, ``sgn_j = sign(ā_j)`` is a fair sign and
+    ``1[Ū_ji > 0]`` are fair coins, all independent (``ā_j``'s sign is drawn independently
+    of ``w̄_j``, and for orthogonal inputs the ``Ū_ji = <w̄_j, x_i>`` are independent centred
+    Gaussians, spec §7), and ``G_j = {i : Ū_ji > 0, sgn_j y_i > 0}`` (spec §3). So the
+    pattern has the same law as under ``"weights"``, at the cost of ``m n`` random *bits*
+    instead of ``m n`` Gaussians. Not available for the Gaussian init (whose ``a_j`` may
+    flip) nor for gradient descent (spec §3 caution).
+
+``"auto"`` (default) is ``"pattern"`` where it is valid and ``"weights"`` elsewhere.
+
+Seeds. Trial ``t`` uses the integer seed ``seeds[t]``, the ``t``-th word of
+``numpy.random.SeedSequence(seed).generate_state(trials, uint64)`` (a prefix of a longer
+run's seeds), recorded in the result: any trial can be re-run alone with
+``simulate(problem, trial_initialization(...))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from .alignment import align, check_step_size
+from .initialization import InitKind, Initialization, sample_initialization
+from .precision import DTYPE
+from .problem import OrthogonalProblem
+
+__all__ = [
+    "BatchSummary",
+    "Sampling",
+    "SUMMARY_FIELDS",
+    "simulate_many",
+    "trial_seeds",
+    "pattern_initialization",
+    "trial_initialization",
+    "sample_pattern_masks",
+]
+
+#: Per-trial fields of a :class:`BatchSummary`, each an array of length ``trials``.
+SUMMARY_FIELDS = (
+    "seeds", "interpolates", "num_jumps", "first_time", "final_time", "squared_norm",
+    "norm_ratio", "uncovered", "ambiguous", "num_tie_groups",
+)
+
+#: Budget, in bytes, for the sample-major masks of one chunk of trials.
+_CHUNK_BYTES = 1 << 26
+_SIGN_STABLE = (InitKind.BALANCED, InitKind.OUTPUT_DOMINATED)
+
+
+class Sampling(str, Enum):
+    """How :func:`simulate_many` obtains each trial's activation pattern (module notes)."""
+
+    AUTO = "auto"        #: "pattern" where its law is exact, else "weights"
+    WEIGHTS = "weights"  #: sample θ̄ and align it: trial t equals simulate(...) exactly
+    PATTERN = "pattern"  #: sample fair signs and fair Ū_ji > 0 bits directly (sign-stable, flow)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchSummary:
+    """Per-trial summaries of :func:`simulate_many`; ``summary["norm_ratio"]`` etc.
+
+    Attributes
+    ----------
+    n, m : int
+        Samples and neurons.
+    init : str
+        Initialization law.
+    step_size : float or None
+        Gradient-descent step η, or ``None`` (gradient flow).
+    sampling : str
+        ``"weights"`` or ``"pattern"`` (what ``"auto"`` resolved to).
+    seed : int
+        The ``seed`` argument: ``seeds = trial_seeds(seed, trials)``.
+    seeds : ndarray of uint64, shape (trials,)
+        Per-trial seeds (module notes).
+    interpolates : ndarray of bool
+        Every sample with ``y_i != 0`` fitted (coverage, spec §4).
+    num_jumps : ndarray of int
+        Number of activations ``J``.
+    first_time, final_time : ndarray of float
+        First and last jump time in rescaled time ``τ = t/ln(1/σ)`` (NaN and 0.0 when
+        there is no jump); ``final_time`` is the time to interpolate when ``interpolates``.
+    squared_norm : ndarray of float
+        ``2 Σ_k ||(y/s)_{F_k}||_2`` (spec §5, §8).
+    norm_ratio : ndarray of float
+        ``squared_norm / min_squared_norm`` (spec §8; 1.0 when all labels are 0).
+    min_squared_norm : float
+        ``2(||(y/s)₊|| + ||(y/s)₋||)``, shared by all trials.
+    uncovered : ndarray of int
+        Number of samples never fitted.
+    ambiguous : ndarray of bool
+        An overlapping tie left the limit undetermined (spec §6).
+    num_tie_groups : ndarray of int
+        Jump times at which two or more neurons tied (spec §6).
+    trajectories : tuple of Trajectory or None
+        Full trajectories when ``keep_trajectories=True``.
+    """
+
+    n: int
+    m: int
+    init: str
+    step_size: float | None
+    sampling: str
+    seed: int
+    seeds: np.ndarray
+    interpolates: np.ndarray
+    num_jumps: np.ndarray
+    first_time: np.ndarray
+    final_time: np.ndarray
+    squared_norm: np.ndarray
+    norm_ratio: np.ndarray
+    min_squared_norm: float
+    uncovered: np.ndarray
+    ambiguous: np.ndarray
+    num_tie_groups: np.ndarray
+    trajectories: tuple | None = field(default=None, repr=False)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in SUMMARY_FIELDS:
+            raise KeyError(f"unknown summary field {name!r}; fields are {SUMMARY_FIELDS}")
+        return getattr(self, name)
+
+    def __len__(self) -> int:
+        return int(self.seeds.shape[0])
+
+    def keys(self) -> tuple:
+        """The per-trial field names (so ``dict(summary)`` and pandas work)."""
+        return SUMMARY_FIELDS
+
+    def records(self) -> list[dict]:
+        """One plain-Python dict per trial (JSON-ready; NaN first times become None)."""
+        columns = {name: self[name].tolist() for name in SUMMARY_FIELDS}
+        rows = []
+        for t in range(len(self)):
+            row = {name: columns[name][t] for name in SUMMARY_FIELDS}
+            if row["first_time"] != row["first_time"]:
+                row["first_time"] = None
+            rows.append(row)
+        return rows
+
+
+def trial_seeds(seed, trials: int) -> np.ndarray:
+    """Per-trial integer seeds: ``SeedSequence(seed).generate_state(trials, uint64)``.
+
+    The seeds of ``trials`` are a prefix of those of any larger count.
+
+    >>> bool(np.all(trial_seeds(7, 3) == trial_seeds(7, 5)[:3]))
+    True
+    """
+    trials = _check_count(trials, "trials")
+    if trials == 0:
+        return np.zeros(0, dtype=np.uint64)
+    return np.random.SeedSequence(seed).generate_state(trials, dtype=np.uint64)
+
+
+def _check_count(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _words(m: int) -> int:
+    return max(1, -(-m // 64))
+
+
+def _neuron_mask(m: int) -> np.ndarray:
+    """Per word, the bits that correspond to existing neurons ``j < m``."""
+    words = _words(m)
+    mask = np.zeros(words, dtype=np.uint64)
+    for w in range(words):
+        bits = min(64, max(0, m - 64 * w))
+        mask[w] = np.uint64((1 << bits) - 1) if bits < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
+    return mask
+
+
+def _pattern_bits(seed: int, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The raw law draw of one trial: (positive-sign words (W,), Ū>0 words (n, W)).
+
+    The bits are the raw 64-bit outputs of ``numpy.random.PCG64(seed)``: first ``W`` words
+    (bit ``j mod 64`` of word ``j // 64`` is 1 iff ``sgn_j = +1``), then ``n W`` words,
+    sample-major (bit ``j`` of sample ``i`` is 1 iff ``Ū_ji > 0``). Bits ``>= m`` are cleared.
+    """
+    words = _words(m)
+    raw = np.random.PCG64(int(seed)).random_raw(words * (n + 1))
+    mask = _neuron_mask(m)
+    positive = raw[:words] & mask
+    above = raw[words:].reshape(n, words) & mask
+    return positive, above
+
+
+def sample_pattern_masks(problem: OrthogonalProblem, m: int, seeds, *, compiled: bool = False) -> np.ndarray:
+    """Sample-major good-set masks drawn from the sign-stable law (module notes).
+
+    Returns ``good`` of shape ``(len(seeds), n, ⌈m/64⌉)``, dtype uint64: bit ``j`` of
+    ``good[t, i]`` is 1 iff ``Ū_ji > 0`` and ``sgn_j y_i > 0`` in trial ``t`` (spec §3).
+    ``compiled`` selects the numba combination step instead of numpy (same result).
+    """
+    n, words = problem.n, _words(m)
+    seeds = np.asarray(seeds, dtype=np.uint64).reshape(-1)
+    mask = _neuron_mask(m)
+    raw = np.empty((seeds.size, words * (n + 1)), dtype=np.uint64)
+    for t, seed in enumerate(seeds.tolist()):
+        raw[t] = np.random.PCG64(seed).random_raw(words * (n + 1))
+    positive = raw[:, :words] & mask
+    above = raw[:, words:].reshape(seeds.size, n, words)
+    if compiled:
+        from . import kernels
+
+        kernels.select_signs(above, np.ascontiguousarray(positive), problem.labels, mask)
+        return above
+    negative = ~positive & mask
+    good = np.zeros_like(above)
+    labels = problem.labels
+    up, down = labels > 0, labels < 0
+    np.bitwise_and(above, positive[:, None, :], out=good, where=up[None, :, None])
+    np.bitwise_and(above, negative[:, None, :], out=good, where=down[None, :, None])
+    return good
+
+
+def pattern_initialization(problem: OrthogonalProblem, m: int, seed) -> Initialization:
+    """A balanced-type initialization whose activation pattern is trial ``seed``'s law draw.
+
+    ``ā_j = 2 sgn_j`` and ``Ū_ji = ±s_i/√n`` with the signs of :func:`_pattern_bits`
+    (so ``||w̄_j|| = 1 < |ā_j|``: sign-stable, spec §3). Then
+    ``simulate(problem, pattern_initialization(problem, m, seeds[t]))`` reproduces trial
+    ``t`` of ``simulate_many(..., sampling="pattern")`` exactly.
+
+    Examples
+    --------
+    >>> from jumpprocess import make_problem
+    >>> init = pattern_initialization(make_problem(6), 3, seed=11)
+    >>> init.preactivations.shape, bool(init.is_sign_stable().all())
+    ((3, 6), True)
+    """
+    m = _check_count(m, "m")
+    n = problem.n
+    positive, above = _pattern_bits(seed, n, m)
+    j = np.arange(m)
+    sign_bits = (positive[j // 64] >> (j % 64).astype(np.uint64)) & np.uint64(1)
+    signs = np.where(sign_bits == 1, 1.0, -1.0)
+    bits = (above[:, j // 64] >> (j % 64).astype(np.uint64)[None, :]) & np.uint64(1)  # (n, m)
+    pre = np.where(bits.T == 1, 1.0, -1.0) * (problem.norms / np.sqrt(n))[None, :]
+    return Initialization(pre, 2.0 * signs, np.ones(m))
+
+
+def _resolve_sampling(sampling, kind: InitKind, step_size) -> Sampling:
+    try:
+        sampling = Sampling(sampling)
+    except ValueError:
+        raise ValueError(f"unknown sampling {sampling!r}; expected one of {[s.value for s in Sampling]}") from None
+    pattern_valid = kind in _SIGN_STABLE and step_size is None
+    if sampling is Sampling.AUTO:
+        return Sampling.PATTERN if pattern_valid else Sampling.WEIGHTS
+    if sampling is Sampling.PATTERN and not pattern_valid:
+        why = ("gradient descent can flip a_j even from a balanced init (spec §3 caution)"
+               if step_size is not None else f"the {kind.value!r} init is not sign-stable (a_j may flip, spec §3)")
+        raise ValueError(f"sampling='pattern' samples the sign-stable gradient-flow law, but {why}; use sampling='weights'")
+    return sampling
+
+
+def trial_initialization(problem: OrthogonalProblem, summary: BatchSummary, trial: int, *, d: int | None = None) -> Initialization:
+    """The initialization of one trial of ``summary``, to re-run it with ``simulate``."""
+    seed = int(summary.seeds[trial])
+    if summary.sampling == Sampling.PATTERN.value:
+        return pattern_initialization(problem, summary.m, seed)
+    return sample_initialization(problem, summary.m, summary.init, seed=seed, d=d)
+
+
+def _resolve_backend(backend: str) -> str:
+    from . import kernels
+
+    if backend not in ("auto", "numba", "numpy"):
+        raise ValueError(f"unknown backend {backend!r}; expected 'auto', 'numba' or 'numpy'")
+    if backend == "auto":
+        return "numba" if kernels.available() else "numpy"
+    if backend == "numba" and not kernels.available():
+        raise ImportError("backend='numba' needs numba: pip install 'jumpprocess[scale]'")
+    return backend
+
+
+def simulate_many(
+    problem: OrthogonalProblem,
+    m: int,
+    trials: int,
+    *,
+    init: InitKind | str = InitKind.BALANCED,
+    seed: int = 0,
+    step_size: float | None = None,
+    sampling: Sampling | str = Sampling.AUTO,
+    keep_trajectories: bool = False,
+    backend: str = "auto",
+    d: int | None = None,
+) -> BatchSummary:
+    """Simulate the σ→0 limit from ``trials`` independent initializations (spec §3–§8).
+
+    Parameters
+    ----------
+    problem : OrthogonalProblem
+        One problem shared by all trials.
+    m : int
+        Width (neurons per network), ``m >= 0``.
+    trials : int
+        Number of independent initializations.
+    init : InitKind or str
+        ``"balanced"``, ``"output-dominated"`` or ``"gaussian"``.
+    seed : int
+        Root seed; trial ``t`` uses ``trial_seeds(seed, trials)[t]``.
+    step_size : float, optional
+        ``None`` for gradient flow, else gradient descent with step η (rates
+        ``ln(1+ηλ)/η``, spec §4).
+    sampling : {"auto", "weights", "pattern"}
+        How each trial's activation pattern is drawn (module notes). With ``"weights"``
+        trial ``t`` equals ``simulate(problem, sample_initialization(problem, m, init,
+        seed=seeds[t], d=d), step_size)``; with ``"pattern"`` it equals
+        ``simulate(problem, pattern_initialization(problem, m, seeds[t]))``.
+    keep_trajectories : bool
+        Also return every full :class:`~jumpprocess.Trajectory` (built by ``simulate``;
+        memory ``O(trials · m · n)``).
+    backend : {"auto", "numba", "numpy"}
+        ``"numba"``: the compiled parallel race of :mod:`jumpprocess.kernels`.
+        ``"numpy"``: the reference, :func:`jumpprocess.race.run_race` per trial.
+        ``"auto"``: numba when importable.
+    d : int, optional
+        Ambient dimension passed to :func:`sample_initialization` (weights sampling).
+
+    Returns
+    -------
+    BatchSummary
+        Indexable by field name (:data:`SUMMARY_FIELDS`), arrays of length ``trials``.
+
+    Raises
+    ------
+    ValueError
+        Non-integer ``m`` or ``trials``; unknown ``init``/``sampling``/``backend``; a step
+        size that is not a number > 0; ``sampling="pattern"`` where its law is not exact.
+
+    Notes
+    -----
+    Cost per trial: ``O(m n)`` bit operations for the race (spec §4) plus the sampling:
+    ``m n`` Gaussians (``"weights"``) or ``m n`` random bits (``"pattern"``). Trials are
+    processed in chunks of at most 64 MiB of masks.
+
+    Examples
+    --------
+    >>> from jumpprocess import make_problem
+    >>> problem = make_problem(100, "sign-balanced", seed=0)
+    >>> summary = simulate_many(problem, 16, 200, seed=1)
+    >>> summary["num_jumps"].shape, bool(np.all(summary["norm_ratio"] >= 1.0))
+    ((200,), True)
+    >>> again = simulate_many(problem, 16, 200, seed=1)
+    >>> bool(np.array_equal(summary["squared_norm"], again["squared_norm"]))
+    True
+    """
+    if not isinstance(problem, OrthogonalProblem):
+        raise ValueError(f"problem must be an OrthogonalProblem, got {type(problem).__name__}")
+    m = _check_count(m, "m")
+    trials = _check_count(trials, "trials")
+    try:
+        kind = InitKind(init)
+    except ValueError:
+        raise ValueError(f"unknown init kind {init!r}; expected one of {[k.value for k in InitKind]}") from None
+    eta = check_step_size(step_size)
+    mode = _resolve_sampling(sampling, kind, eta)
+    backend = _resolve_backend(backend)
+    seeds = trial_seeds(seed, trials)
+    n = problem.n
+    labels, norms = problem.labels, problem.norms
+    signal = problem.signal
+    signal_sq = signal * signal
+    ratio = labels / norms
+    ratio_sq = ratio * ratio
+    min_sq = float(2.0 * (np.linalg.norm(ratio[ratio > 0]) + np.linalg.norm(ratio[ratio < 0])))
+    nonzero = int(np.count_nonzero(labels))
+
+    raw = np.zeros((trials, 4))  # num_jumps, first_time, final_time, squared_norm
+    fitted = np.zeros(trials, dtype=np.int64)
+    ambiguous = np.zeros(trials, dtype=bool)
+    ties = np.zeros(trials, dtype=np.int64)
+    trajectories = [] if keep_trajectories else None
+
+    def initialization(t):
+        if mode is Sampling.PATTERN:
+            return pattern_initialization(problem, m, seeds[t])
+        return sample_initialization(problem, m, kind, seed=int(seeds[t]), d=d)
+
+    if backend == "numpy":
+        from .race import run_race
+
+        for t in range(trials):
+            if mode is Sampling.PATTERN:
+                good_sets = _unpack(sample_pattern_masks(problem, m, seeds[t : t + 1])[0], m)
+            else:
+                good_sets = align(problem, initialization(t), eta).good_sets
+            race = run_race(good_sets, signal_sq, n, eta)
+            raw[t], fitted[t], ambiguous[t], ties[t] = _summarize_events(race.events, ratio)
+    else:
+        from . import kernels
+
+        chunk = max(1, _CHUNK_BYTES // (8 * n * _words(m)))
+        for start in range(0, trials, chunk):
+            stop = min(trials, start + chunk)
+            if mode is Sampling.PATTERN:
+                good = sample_pattern_masks(problem, m, seeds[start:stop], compiled=True)
+            else:
+                good = np.empty((stop - start, n, _words(m)), dtype=np.uint64)
+                for t in range(start, stop):
+                    theta = initialization(t)
+                    certified = False
+                    if eta is None and m > 0:
+                        masks, certified = kernels.masks_from_weights(theta.preactivations, theta.output_weights, norms, labels)
+                    if not certified:
+                        masks = kernels.pack_sample_major(align(problem, theta, eta).good_sets)
+                    good[t - start] = masks
+            out = kernels.race_summaries(good, m, signal_sq, ratio_sq, eta)
+            raw[start:stop] = out[:, :4]
+            fitted[start:stop] = out[:, 4].astype(np.int64)
+            ambiguous[start:stop] = out[:, 5] != 0
+            ties[start:stop] = out[:, 6].astype(np.int64)
+    if keep_trajectories:
+        from .engine import simulate
+
+        trajectories = tuple(simulate(problem, initialization(t), eta) for t in range(trials))
+    squared = raw[:, 3].copy()
+    norm_ratio = squared / min_sq if min_sq > 0 else np.ones(trials)
+    return BatchSummary(
+        n=n, m=m, init=kind.value, step_size=eta, sampling=mode.value, seed=seed, seeds=seeds,
+        interpolates=fitted == nonzero, num_jumps=raw[:, 0].astype(np.int64), first_time=raw[:, 1].copy(),
+        final_time=raw[:, 2].copy(), squared_norm=squared, norm_ratio=norm_ratio, min_squared_norm=min_sq,
+        uncovered=nonzero - fitted, ambiguous=ambiguous, num_tie_groups=ties, trajectories=trajectories,
+    )
+
+
+def _unpack(good: np.ndarray, m: int) -> np.ndarray:
+    """Sample-major (n, W) uint64 masks → boolean (m, n) good sets."""
+    n = good.shape[0]
+    as_bytes = np.ascontiguousarray(good.astype("<u8")).view(np.uint8).reshape(n, -1)
+    bits = np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :m]
+    return np.ascontiguousarray(bits.T.astype(bool))
+
+
+def _summarize_events(events, ratio) -> tuple[np.ndarray, int, bool, int]:
+    """Summary of one race from its events (the numpy reference path)."""
+    if not events:
+        return np.array([0.0, np.nan, 0.0, 0.0]), 0, False, 0
+    squared = float(sum(2.0 * np.sqrt(np.sum(ratio[list(e.fitted)] ** 2)) for e in events))
+    groups = {(e.time, tuple(sorted((e.neuron,) + tuple(e.tied_with)))) for e in events if e.tied_with}
+    fitted = sum(len(e.fitted) for e in events)
+    return (np.array([len(events), events[0].time, events[-1].time, squared], dtype=DTYPE), fitted,
+            any(e.overlapping for e in events), len(groups))
