@@ -34,6 +34,7 @@ from .problem import OrthogonalProblem
 __all__ = [
     "ReferenceRun",
     "initial_parameters",
+    "coordinate_inputs",
     "network_output",
     "loss_and_gradient",
     "gradient_descent",
@@ -125,6 +126,59 @@ class ReferenceRun:
     def assignment(self) -> np.ndarray:
         """``fitted_by`` on half-fitted samples, ``-1`` elsewhere: who fitted what."""
         return np.where(self.half_fitted, self.fitted_by, -1)
+
+
+def coordinate_inputs(norms, d: int | None = None, rng: np.random.Generator | int | None = 0) -> np.ndarray:
+    """Inputs that are orthogonal *exactly* in float64: signed, scaled standard basis vectors.
+
+    Row ``i`` is ``ε_i s_i e_{π(i)}`` with random signs ``ε_i``, a random injection
+    ``π : {0..n−1} → {0..d−1}`` and ``s_i = norms[i]``.
+
+    Why they matter. The limit of spec §2–§4 needs ``<x_i, x_k> = 0`` exactly: an inactive
+    coordinate ``U_jk ≤ 0`` is frozen only because ``dU_jk/dt = (1/n) Σ_i r_i a_j 1[U_ji > 0]
+    <x_i, x_k>`` vanishes. Inputs that are orthogonal only to rounding (a Haar-random frame,
+    ``|cos| ≈ 1e-16``), and every rounding of ``W + η ∇`` in a rotated frame, feed the frozen
+    coordinates a leak of order ``1e-16 · |θ_j|``. Once a neuron has grown to ``|θ_j| ≫ σ / 1e-16``
+    the leak beats ``σ Ū_jk`` and can re-activate a dead coordinate: at ``σ = 1e-32`` or
+    ``1e-128`` the real float64 network then fits samples the σ → 0 limit of exactly
+    orthogonal data never fits. With coordinate inputs every entry of ``W Xᵀ`` and of the
+    gradient involves one sample only, so frozen coordinates stay exactly frozen.
+    (By rotation invariance the limit process is the same for every orthogonal frame.)
+
+    Parameters
+    ----------
+    norms : array_like, shape (n,)
+        ``s_i > 0``.
+    d : int, optional
+        Ambient dimension ``d >= n`` (default ``n``).
+    rng : numpy.random.Generator or int or None
+        Seed or generator for ``π`` and the signs.
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+
+    Examples
+    --------
+    >>> X = coordinate_inputs([1.0, 2.0], d=3, rng=1)
+    >>> X.shape, np.sort(np.abs(X).sum(axis=1)).tolist()
+    ((2, 3), [1.0, 2.0])
+    >>> bool(np.all((X @ X.T)[~np.eye(2, dtype=bool)] == 0.0))
+    True
+    """
+    s = np.asarray(norms, dtype=DTYPE).reshape(-1)
+    n = s.shape[0]
+    d = n if d is None else int(d)
+    if n == 0 or d < n:
+        raise ValueError(f"orthogonal inputs need 1 <= n <= d; got n = {n}, d = {d}")
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        raise ValueError("data norms must be finite and > 0")
+    generator = np.random.default_rng(rng)
+    columns = generator.permutation(d)[:n]
+    signs = np.where(generator.random(n) < 0.5, -1.0, 1.0)
+    X = np.zeros((n, d), dtype=DTYPE)
+    X[np.arange(n), columns] = signs * s
+    return X
 
 
 def _check_sigma(sigma) -> float:

@@ -12,6 +12,7 @@ import pytest
 from jumpprocess.initialization import Initialization, sample_initialization
 from jumpprocess.problem import OrthogonalProblem, random_orthogonal_inputs
 from jumpprocess.reference import (
+    coordinate_inputs,
     gradient_descent,
     gradient_flow,
     initial_parameters,
@@ -238,3 +239,29 @@ def test_refuses_missing_or_inconsistent_inputs():
                          init, 1e-3, 0.5)
     a, W = initial_parameters(problem, init)          # W̄ from Ū: <w̄, x_i> = Ū_i
     np.testing.assert_allclose(W @ problem.inputs.T, [[1.0, 0.5]])
+
+
+def test_coordinate_inputs_keep_frozen_coordinates_exactly_frozen_at_tiny_sigma():
+    # spec §2: U_jk <= 0 never moves. In float64 that holds exactly only when <x_i, x_k> = 0 exactly
+    # and no rounding mixes samples: coordinate inputs. A Haar-random frame (orthogonal to ~1e-16)
+    # leaks about 1e-16·|θ_j| into frozen coordinates, which at σ = 1e-128 swamps σ·Ū_jk.
+    rng = np.random.default_rng(4)
+    n, d, m, sigma = 5, 7, 6, 1e-128
+    y = rng.standard_normal(n)
+    s = rng.uniform(0.5, 2.0, n)
+    X = coordinate_inputs(s, d, rng=1)
+    assert np.all((X @ X.T)[~np.eye(n, dtype=bool)] == 0.0)
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), s, rtol=1e-15)
+    leaked = {}
+    for name, inputs in [("coordinate", X), ("haar", random_orthogonal_inputs(n, d, np.random.default_rng(1), norms=s))]:
+        problem = OrthogonalProblem.from_inputs(inputs, y)
+        init = sample_initialization(problem, m, "balanced", seed=3)
+        (run,) = gradient_descent(problem, init, sigma, 0.5, max_steps=20_000)
+        assert run.converged and np.max(run.squared_norms) > 0.1
+        _, W0 = initial_parameters(problem, init)
+        start = (sigma * W0) @ inputs.T
+        frozen = init.preactivations <= 0
+        assert frozen.sum() >= 5
+        leaked[name] = np.abs(run.input_weights @ inputs.T - start)[frozen] / np.abs(start[frozen])
+    assert np.all(leaked["coordinate"] == 0.0)
+    assert np.max(leaked["haar"]) > 1.0   # the leak is not a rounding-level effect: it flips coordinates
