@@ -1,0 +1,248 @@
+"""simulate_many (jumpprocess.batch) and its compiled race (jumpprocess.kernels).
+
+Invariants checked:
+- trial by trial, the batch equals ``simulate`` on the trial's own initialization
+  (weights sampling: ``sample_initialization(seed=seeds[t])``; pattern sampling:
+  ``pattern_initialization(seeds[t])``), ties and ambiguity included;
+- the compiled kernel equals the numpy reference path (``run_race`` per trial);
+- the direct pattern law has the same distribution as sampling the weights (two-sample
+  tests), and its probability of interpolation is spec §7's exact formula;
+- determinism from the seed, recorded per-trial seeds, and errors that name the assumption.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from jumpprocess import OrthogonalProblem, make_problem, sample_initialization, simulate
+from jumpprocess.batch import (
+    SUMMARY_FIELDS,
+    _unpack,
+    pattern_initialization,
+    sample_pattern_masks,
+    simulate_many,
+    trial_initialization,
+    trial_seeds,
+)
+from jumpprocess import kernels
+from jumpprocess.race import run_race
+
+RTOL = 1e-12  # summation order of non-uniform weights is the only difference (~1e-15)
+# Jump times also inherit, on both sides, the cancellation error of the incremental sums
+# S_j ← S_j − Σ_F (y s)² (spec §4): about eps · S_j(0) / S_j(now), i.e. up to ~1e-12 here.
+TIME_RTOL = 1e-10
+needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+
+
+def assert_trial_matches(summary, t, trajectory):
+    assert summary["num_jumps"][t] == trajectory.num_jumps
+    assert summary["interpolates"][t] == trajectory.interpolates
+    assert summary["uncovered"][t] == trajectory.uncovered.size
+    assert summary["ambiguous"][t] == trajectory.ambiguous
+    np.testing.assert_allclose(summary["squared_norm"][t], trajectory.squared_norm, rtol=RTOL, atol=0)
+    np.testing.assert_allclose(summary["norm_ratio"][t], trajectory.norm_ratio, rtol=RTOL, atol=0)
+    np.testing.assert_allclose(summary["final_time"][t], trajectory.final_time, rtol=TIME_RTOL, atol=0)
+    if trajectory.num_jumps:
+        np.testing.assert_allclose(summary["first_time"][t], trajectory.jump_times[0], rtol=TIME_RTOL, atol=0)
+    else:
+        assert np.isnan(summary["first_time"][t])
+
+
+PROBLEMS = {
+    "pm1-unit": lambda: make_problem(40, "sign-balanced", seed=3),
+    "pm1-random-norms": lambda: make_problem(40, "sign-random", seed=4, random_norms=True),
+    "gaussian": lambda: make_problem(40, "gaussian", seed=5),
+    "with-zeros": lambda: OrthogonalProblem(np.where(np.arange(40) % 5 == 0, 0.0, make_problem(40, "gaussian", seed=6).labels)),
+}
+
+
+@pytest.mark.parametrize("problem_name", sorted(PROBLEMS))
+@pytest.mark.parametrize("init,step_size", [("balanced", None), ("output-dominated", None), ("gaussian", None),
+                                            ("balanced", 4.0), ("gaussian", 4.0)])
+def test_weights_sampling_equals_simulate_trial_by_trial(problem_name, init, step_size):
+    problem = PROBLEMS[problem_name]()
+    summary = simulate_many(problem, 9, 40, init=init, seed=11, step_size=step_size, sampling="weights")
+    assert summary.sampling == "weights"
+    for t in range(len(summary)):
+        theta = sample_initialization(problem, 9, init, seed=int(summary.seeds[t]))
+        assert_trial_matches(summary, t, simulate(problem, theta, step_size))
+
+
+def test_pm1_labels_exercise_ties_and_ambiguity():
+    # The equality tests above are only meaningful for ties if ties occur: with ±1 labels
+    # and unit norms the rates are sqrt(count)/n and ties are frequent (spec §6).
+    summary = simulate_many(PROBLEMS["pm1-unit"](), 9, 40, seed=11, sampling="weights")
+    assert summary["num_tie_groups"].sum() > 0
+    assert summary["ambiguous"].any() and not summary["ambiguous"].all()
+
+
+@pytest.mark.parametrize("problem_name", ["pm1-unit", "gaussian", "with-zeros"])
+def test_pattern_sampling_equals_simulate_on_pattern_initialization(problem_name):
+    problem = PROBLEMS[problem_name]()
+    summary = simulate_many(problem, 70, 25, seed=2, sampling="pattern")  # m > 64: two words
+    for t in range(len(summary)):
+        trajectory = simulate(problem, trial_initialization(problem, summary, t))
+        assert_trial_matches(summary, t, trajectory)
+
+
+@needs_numba
+@pytest.mark.parametrize("sampling,init,step_size", [("pattern", "balanced", None), ("weights", "gaussian", None),
+                                                     ("weights", "balanced", 0.7)])
+def test_kernel_equals_numpy_reference(sampling, init, step_size):
+    for problem in (PROBLEMS["pm1-unit"](), PROBLEMS["gaussian"]()):
+        fast = simulate_many(problem, 12, 60, init=init, seed=8, step_size=step_size, sampling=sampling, backend="numba")
+        slow = simulate_many(problem, 12, 60, init=init, seed=8, step_size=step_size, sampling=sampling, backend="numpy")
+        for name in SUMMARY_FIELDS:
+            rtol = TIME_RTOL if name.endswith("_time") else RTOL
+            np.testing.assert_allclose(fast[name], slow[name], rtol=rtol, atol=0, equal_nan=True, err_msg=name)
+
+
+@st.composite
+def tie_prone_patterns(draw):
+    """A random good-set pattern on a problem whose weights take few values (many ties)."""
+    n = draw(st.integers(1, 30))
+    m = draw(st.integers(0, 70))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    labels = rng.choice([-2.0, -1.0, 0.0, 1.0, 1.0, 2.0], size=n)
+    norms = rng.choice([1.0, 1.0, 2.0], size=n) if draw(st.booleans()) else np.ones(n)
+    density = draw(st.sampled_from([0.1, 0.3, 0.6]))
+    good = (rng.random((m, n)) < density) & (labels != 0)[None, :]
+    return OrthogonalProblem(labels, norms), good, draw(st.sampled_from([None, 0.5, 30.0]))
+
+
+@needs_numba
+@given(tie_prone_patterns())
+def test_kernel_race_equals_run_race_on_arbitrary_patterns(case):
+    problem, good, step_size = case
+    m, n = good.shape
+    signal_sq = problem.signal**2
+    ratio = problem.labels / problem.norms
+    out = kernels.race_summaries(kernels.pack_sample_major(good)[None], m, signal_sq, ratio**2, step_size)[0]
+    race = run_race(good, signal_sq, n, step_size)
+    times = [e.time for e in race.events]
+    assert out[0] == len(race.events)
+    assert out[4] == sum(len(e.fitted) for e in race.events)
+    assert bool(out[5]) == any(e.overlapping for e in race.events)
+    if times:
+        np.testing.assert_allclose(out[[1, 2]], [times[0], times[-1]], rtol=TIME_RTOL)
+    expected_norm = sum(2.0 * np.sqrt(np.sum(ratio[list(e.fitted)] ** 2)) for e in race.events)
+    np.testing.assert_allclose(out[3], expected_norm, rtol=RTOL, atol=0)
+
+
+@needs_numba
+def test_pattern_masks_compiled_equal_numpy_and_match_the_initialization():
+    problem = make_problem(33, "sign-random", seed=1)
+    seeds = trial_seeds(4, 6)
+    for m in (0, 5, 64, 65, 130):
+        fast = sample_pattern_masks(problem, m, seeds, compiled=True)
+        slow = sample_pattern_masks(problem, m, seeds, compiled=False)
+        assert np.array_equal(fast, slow)
+        for t, seed in enumerate(seeds):
+            from jumpprocess import align
+
+            expected = align(problem, pattern_initialization(problem, m, seed)).good_sets
+            assert np.array_equal(_unpack(slow[t], m), expected)
+
+
+def test_same_seed_same_summaries_and_recorded_seeds():
+    problem = make_problem(50, "gaussian", seed=0)
+    a = simulate_many(problem, 10, 30, seed=123)
+    b = simulate_many(problem, 10, 30, seed=123)
+    c = simulate_many(problem, 10, 30, seed=124)
+    for name in SUMMARY_FIELDS:
+        np.testing.assert_array_equal(a[name], b[name])
+    assert not np.array_equal(a["squared_norm"], c["squared_norm"])
+    assert np.array_equal(a.seeds, trial_seeds(123, 30))
+    assert np.array_equal(trial_seeds(123, 10), trial_seeds(123, 30)[:10])
+    # A trial can be re-run alone: the first 10 trials of a longer run are the same.
+    d = simulate_many(problem, 10, 10, seed=123)
+    np.testing.assert_array_equal(d["squared_norm"], a["squared_norm"][:10])
+
+
+def test_pattern_law_matches_weight_sampling_in_distribution():
+    # Two-sample tests between the direct law and real Gaussian weights (spec §3, §7).
+    # Fixed seeds make this deterministic; the thresholds are loose (p > 1e-3), and the
+    # same tests do reject a genuinely different law (three more neurons) below.
+    problem = make_problem(24, "gaussian", seed=9)
+    trials = 2000
+    pattern = simulate_many(problem, 6, trials, seed=1, sampling="pattern")
+    weights = simulate_many(problem, 6, trials, seed=2, sampling="weights")
+    wider = simulate_many(problem, 9, trials, seed=3, sampling="pattern")
+
+    def jumps_pvalue(x, y):
+        values = np.union1d(x["num_jumps"], y["num_jumps"])
+        table = np.array([[np.sum(s["num_jumps"] == v) for v in values] for s in (x, y)])
+        table = table[:, table.sum(axis=0) >= 10]
+        return stats.chi2_contingency(table)[1]
+
+    assert jumps_pvalue(pattern, weights) > 1e-3
+    assert stats.ks_2samp(pattern["norm_ratio"], weights["norm_ratio"]).pvalue > 1e-3
+    assert stats.ks_2samp(pattern["final_time"], weights["final_time"]).pvalue > 1e-3
+    assert jumps_pvalue(pattern, wider) < 1e-6
+    assert stats.ks_2samp(pattern["final_time"], wider["final_time"]).pvalue < 1e-4
+
+
+@pytest.mark.parametrize("sampling,trials", [("pattern", 20000), ("weights", 3000)])
+def test_interpolation_frequency_matches_exact_formula(sampling, trials):
+    from theory.probability import interpolation_probability
+
+    problem = make_problem(16, "sign-random", seed=2)
+    n_pos, n_neg = int(np.sum(problem.labels > 0)), int(np.sum(problem.labels < 0))
+    m = 8
+    p = float(interpolation_probability(m, n_pos, n_neg))
+    assert 0.05 < p < 0.95  # the test has power only away from 0 and 1
+    frequency = simulate_many(problem, m, trials, seed=5, sampling=sampling)["interpolates"].mean()
+    assert abs(frequency - p) < 4.5 * np.sqrt(p * (1 - p) / trials)
+
+
+def test_keep_trajectories_are_the_engine_trajectories():
+    problem = make_problem(30, "gaussian", seed=3)
+    summary = simulate_many(problem, 6, 12, seed=4, keep_trajectories=True)
+    assert len(summary.trajectories) == 12
+    for t, trajectory in enumerate(summary.trajectories):
+        assert_trial_matches(summary, t, trajectory)
+
+
+def test_degenerate_sizes():
+    problem = make_problem(5, "sign-balanced", seed=0)
+    empty = simulate_many(problem, 0, 4)
+    assert np.all(empty["num_jumps"] == 0) and not empty["interpolates"].any()
+    assert np.all(empty["uncovered"] == 5) and np.all(np.isnan(empty["first_time"]))
+    assert len(simulate_many(problem, 3, 0)) == 0
+    zero = simulate_many(OrthogonalProblem(np.zeros(4)), 3, 5)
+    assert zero["interpolates"].all() and np.all(zero["norm_ratio"] == 1.0)
+
+
+def test_summary_is_indexable_and_exports_records():
+    summary = simulate_many(make_problem(20, seed=0), 5, 7)
+    assert set(summary.keys()) == set(SUMMARY_FIELDS)
+    assert all(len(summary[name]) == 7 for name in SUMMARY_FIELDS)
+    records = summary.records()
+    assert len(records) == 7 and records[3]["num_jumps"] == summary["num_jumps"][3]
+    with pytest.raises(KeyError, match="unknown summary field"):
+        summary["nope"]
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(init="gaussian", sampling="pattern"), "not sign-stable"),
+        (dict(step_size=0.5, sampling="pattern"), "gradient descent can flip"),
+        (dict(sampling="exact"), "unknown sampling"),
+        (dict(init="uniform"), "unknown init kind"),
+        (dict(step_size=-1.0), "step_size"),
+        (dict(backend="cuda"), "unknown backend"),
+    ],
+)
+def test_invalid_arguments_name_the_assumption(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simulate_many(make_problem(8, seed=0), 3, 2, **kwargs)
+
+
+@pytest.mark.parametrize("m,trials", [(-1, 2), (2.5, 2), (3, -2), (True, 2)])
+def test_invalid_counts(m, trials):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        simulate_many(make_problem(8, seed=0), m, trials)
