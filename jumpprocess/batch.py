@@ -283,14 +283,18 @@ def trial_initialization(problem: OrthogonalProblem, summary: BatchSummary, tria
     return sample_initialization(problem, summary.m, summary.init, seed=seed, d=d)
 
 
-def _resolve_backend(backend: str) -> str:
-    from . import kernels
+def _numba_installed() -> bool:
+    import importlib.util
 
+    return importlib.util.find_spec("numba") is not None
+
+
+def _resolve_backend(backend: str) -> str:
     if backend not in ("auto", "numba", "numpy"):
         raise ValueError(f"unknown backend {backend!r}; expected 'auto', 'numba' or 'numpy'")
     if backend == "auto":
-        return "numba" if kernels.available() else "numpy"
-    if backend == "numba" and not kernels.available():
+        return "numba" if _numba_installed() else "numpy"
+    if backend == "numba" and not _numba_installed():
         raise ImportError("backend='numba' needs numba: pip install 'jumpprocess[scale]'")
     return backend
 

@@ -20,13 +20,17 @@ exactly 0), and the same ``counts × weight`` arithmetic when every covered samp
 same weight (±1 labels, equal norms), which keeps exact ties exact. Only the summation
 order of non-uniform weights differs (relative differences ~1e-15).
 
-numba is imported lazily: :func:`available` tells whether it can be used; the numpy
-reference path in :mod:`jumpprocess.batch` needs none of this module's compiled code.
+This module imports numba (the ``scale`` extra); :mod:`jumpprocess.batch` imports it only
+when :func:`available` says numba is installed, and otherwise uses its numpy reference
+path. Kernels are compiled on first use and cached on disk (``cache=True``).
 """
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
+from numba import njit, prange
 
 from .precision import TIE_RTOL
 
@@ -35,238 +39,215 @@ __all__ = ["available", "race_summaries", "masks_from_weights", "pack_sample_maj
 #: Columns of the float matrix returned by :func:`race_summaries`, in order.
 SUMMARY_COLUMNS = ("num_jumps", "first_time", "final_time", "squared_norm", "fitted", "ambiguous", "num_tie_groups")
 
-_COMPILED = None
+_TIE_RTOL = float(TIE_RTOL)
 
 
 def available() -> bool:
-    """Whether numba is importable (the compiled path can be used)."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether numba is installed (the compiled path can be used), without importing it."""
+    return importlib.util.find_spec("numba") is not None
 
 
-def _compile():
-    """Compile (or load from numba's on-disk cache) the kernels, once per process."""
-    global _COMPILED
-    if _COMPILED is not None:
-        return _COMPILED
-    try:
-        import numba
-    except ImportError as error:  # pragma: no cover - exercised only without numba
-        raise ImportError(
-            "the compiled batch kernels need numba: pip install 'jumpprocess[scale]' "
-            "(or use backend='numpy')"
-        ) from error
-    from numba import njit, prange
+@njit(cache=True, inline="always")
+def add_bits(counts, sums, word, w, weight, sign, track_sums):
+    """counts[64w + b] += sign (and sums += sign·weight) for every set bit b of word.
 
-    tie_rtol = float(TIE_RTOL)
+    A branch-free loop over all 64 bits: it vectorizes, and is faster than visiting
+    only the set bits when a quarter of them are set (the sign-stable density).
+    """
+    top = min(64, counts.shape[0] - 64 * w)
+    if track_sums:
+        for b in range(top):
+            bit = np.int64((word >> np.uint64(b)) & np.uint64(1))
+            counts[64 * w + b] += sign * bit
+            sums[64 * w + b] += (sign * bit) * weight
+    else:
+        for b in range(top):
+            counts[64 * w + b] += sign * np.int64((word >> np.uint64(b)) & np.uint64(1))
 
-    @njit(cache=True, inline="always")
-    def add_bits(counts, sums, word, w, weight, sign, track_sums):
-        """counts[64w + b] += sign (and sums += sign·weight) for every set bit b of word.
-
-        A branch-free loop over all 64 bits: it vectorizes, and is faster than visiting
-        only the set bits when a quarter of them are set (the sign-stable density).
-        """
-        top = min(64, counts.shape[0] - 64 * w)
-        if track_sums:
-            for b in range(top):
-                bit = np.int64((word >> np.uint64(b)) & np.uint64(1))
-                counts[64 * w + b] += sign * bit
-                sums[64 * w + b] += (sign * bit) * weight
-        else:
-            for b in range(top):
-                counts[64 * w + b] += sign * np.int64((word >> np.uint64(b)) & np.uint64(1))
-
-    @njit(cache=True)
-    def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
-        n, words = good.shape
-        counts = np.zeros(m, dtype=np.int64)
-        sums = np.zeros(m)
-        remaining = np.empty(n, dtype=np.int64)
-        live = 0
-        first_weight = 0.0
-        uniform = True
-        for i in range(n):
-            covered = False
-            for w in range(words):
-                word = good[i, w]
-                if word != 0:
-                    covered = True
-                    add_bits(counts, sums, word, w, weights[i], 1, track_sums)
-            if covered:
-                if live == 0:
-                    first_weight = weights[i]
-                elif weights[i] != first_weight:
-                    uniform = False
-                remaining[live] = i
-                live += 1
-        rate = np.zeros(m)
+@njit(cache=True)
+def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
+    n, words = good.shape
+    counts = np.zeros(m, dtype=np.int64)
+    sums = np.zeros(m)
+    remaining = np.empty(n, dtype=np.int64)
+    live = 0
+    first_weight = 0.0
+    uniform = True
+    for i in range(n):
+        covered = False
+        for w in range(words):
+            word = good[i, w]
+            if word != 0:
+                covered = True
+                add_bits(counts, sums, word, w, weights[i], 1, track_sums)
+        if covered:
+            if live == 0:
+                first_weight = weights[i]
+            elif weights[i] != first_weight:
+                uniform = False
+            remaining[live] = i
+            live += 1
+    rate = np.zeros(m)
+    for j in range(m):
+        s = counts[j] * first_weight if uniform else sums[j]
+        lam = np.sqrt(max(s, 0.0)) / n
+        rate[j] = lam if step_size <= 0.0 else np.log1p(step_size * lam) / step_size
+    exponent = -np.ones(m)
+    active = np.zeros(m, dtype=np.bool_)
+    in_group = np.zeros(m, dtype=np.bool_)
+    group = np.empty(m, dtype=np.int64)
+    tau = 0.0
+    jumps = 0
+    first_time = np.nan
+    squared_norm = 0.0
+    fitted_total = 0
+    ambiguous = False
+    tie_groups = 0
+    while True:
+        first = np.inf
+        found = False
         for j in range(m):
-            s = counts[j] * first_weight if uniform else sums[j]
+            if not active[j] and counts[j] > 0:
+                wait = -exponent[j] / rate[j]
+                found = True
+                if wait < first:
+                    first = wait
+        if not found:
+            break
+        jump_time = tau + first
+        threshold = jump_time + _TIE_RTOL * jump_time
+        size = 0
+        for j in range(m):
+            if not active[j] and counts[j] > 0:
+                wait = -exponent[j] / rate[j]
+                member = tau + wait <= threshold
+                exponent[j] += rate[j] * first
+                if member:
+                    group[size] = j
+                    size += 1
+                    in_group[j] = True
+        for g in range(size):
+            exponent[group[g]] = 0.0
+        for j in range(m):
+            if exponent[j] > 0.0:
+                exponent[j] = 0.0
+        tau = jump_time
+        if size > 1:
+            tie_groups += 1
+            for r in range(live):
+                i = remaining[r]
+                hits = 0
+                for g in range(size):
+                    k = group[g]
+                    if (good[i, k >> 6] >> np.uint64(k & 63)) & np.uint64(1):
+                        hits += 1
+                if hits > 1:
+                    ambiguous = True
+                    break
+        for g in range(size):
+            k = group[g]
+            in_group[k] = False
+            word_index = k >> 6
+            shift = np.uint64(k & 63)
+            kept = 0
+            fit_count = 0
+            fit_mass = 0.0
+            for r in range(live):
+                i = remaining[r]
+                if (good[i, word_index] >> shift) & np.uint64(1):
+                    fit_count += 1
+                    fit_mass += ratio_sq[i]
+                    for w in range(words):
+                        word = good[i, w]
+                        if word != 0:
+                            add_bits(counts, sums, word, w, weights[i], -1, track_sums)
+                else:
+                    remaining[kept] = i
+                    kept += 1
+            live = kept
+            if fit_count == 0:
+                continue  # a tied neuron whose set was taken by an earlier member
+            active[k] = True
+            jumps += 1
+            if jumps == 1:
+                first_time = jump_time
+            fitted_total += fit_count
+            squared_norm += 2.0 * np.sqrt(fit_mass)
+        for j in range(m):
+            if uniform:
+                s = counts[j] * first_weight
+            else:
+                if counts[j] == 0:
+                    sums[j] = 0.0
+                s = sums[j]
             lam = np.sqrt(max(s, 0.0)) / n
             rate[j] = lam if step_size <= 0.0 else np.log1p(step_size * lam) / step_size
-        exponent = -np.ones(m)
-        active = np.zeros(m, dtype=np.bool_)
-        in_group = np.zeros(m, dtype=np.bool_)
-        group = np.empty(m, dtype=np.int64)
-        tau = 0.0
-        jumps = 0
-        first_time = np.nan
-        squared_norm = 0.0
-        fitted_total = 0
-        ambiguous = False
-        tie_groups = 0
-        while True:
-            first = np.inf
-            found = False
-            for j in range(m):
-                if not active[j] and counts[j] > 0:
-                    wait = -exponent[j] / rate[j]
-                    found = True
-                    if wait < first:
-                        first = wait
-            if not found:
-                break
-            jump_time = tau + first
-            threshold = jump_time + tie_rtol * jump_time
-            size = 0
-            for j in range(m):
-                if not active[j] and counts[j] > 0:
-                    wait = -exponent[j] / rate[j]
-                    member = tau + wait <= threshold
-                    exponent[j] += rate[j] * first
-                    if member:
-                        group[size] = j
-                        size += 1
-                        in_group[j] = True
-            for g in range(size):
-                exponent[group[g]] = 0.0
-            for j in range(m):
-                if exponent[j] > 0.0:
-                    exponent[j] = 0.0
-            tau = jump_time
-            if size > 1:
-                tie_groups += 1
-                for r in range(live):
-                    i = remaining[r]
-                    hits = 0
-                    for g in range(size):
-                        k = group[g]
-                        if (good[i, k >> 6] >> np.uint64(k & 63)) & np.uint64(1):
-                            hits += 1
-                    if hits > 1:
-                        ambiguous = True
-                        break
-            for g in range(size):
-                k = group[g]
-                in_group[k] = False
-                word_index = k >> 6
-                shift = np.uint64(k & 63)
-                kept = 0
-                fit_count = 0
-                fit_mass = 0.0
-                for r in range(live):
-                    i = remaining[r]
-                    if (good[i, word_index] >> shift) & np.uint64(1):
-                        fit_count += 1
-                        fit_mass += ratio_sq[i]
-                        for w in range(words):
-                            word = good[i, w]
-                            if word != 0:
-                                add_bits(counts, sums, word, w, weights[i], -1, track_sums)
-                    else:
-                        remaining[kept] = i
-                        kept += 1
-                live = kept
-                if fit_count == 0:
-                    continue  # a tied neuron whose set was taken by an earlier member
-                active[k] = True
-                jumps += 1
-                if jumps == 1:
-                    first_time = jump_time
-                fitted_total += fit_count
-                squared_norm += 2.0 * np.sqrt(fit_mass)
-            for j in range(m):
-                if uniform:
-                    s = counts[j] * first_weight
+    out[0] = jumps
+    out[1] = first_time
+    out[2] = tau if jumps > 0 else 0.0
+    out[3] = squared_norm
+    out[4] = fitted_total
+    out[5] = 1.0 if ambiguous else 0.0
+    out[6] = tie_groups
+
+@njit(cache=True, parallel=True)
+def race_many(good, m, weights, ratio_sq, step_size, track_sums):
+    trials = good.shape[0]
+    out = np.empty((trials, 7))
+    for t in prange(trials):
+        one_race(good[t], m, weights, ratio_sq, step_size, track_sums, out[t])
+    return out
+
+@njit(cache=True, nogil=True)
+def from_weights(pre, output, inv_norms, label_sign, margin):
+    m, n = pre.shape
+    words = max(1, (m + 63) // 64)
+    good = np.zeros((n, words), dtype=np.uint64)
+    certified = True
+    for j in range(m):
+        a = output[j]
+        positive = 0.0
+        for i in range(n):
+            u = pre[j, i]
+            if u > 0.0:
+                z = u * inv_norms[i]
+                positive += z * z
+        if not a * a >= positive * (1.0 + margin):
+            certified = False
+            continue
+        sign = 1 if a > 0 else (-1 if a < 0 else 0)
+        if sign == 0:
+            continue
+        bit = np.uint64(1) << np.uint64(j & 63)
+        for i in range(n):
+            if pre[j, i] > 0.0 and label_sign[i] == sign:
+                good[i, j >> 6] |= bit
+    return good, certified
+
+@njit(cache=True, parallel=True)
+def _select_signs(above, positive, label_sign, mask):
+    trials, n, words = above.shape
+    for t in prange(trials):
+        for i in range(n):
+            for w in range(words):
+                if label_sign[i] > 0:
+                    above[t, i, w] &= positive[t, w]
+                elif label_sign[i] < 0:
+                    above[t, i, w] &= ~positive[t, w] & mask[w]
                 else:
-                    if counts[j] == 0:
-                        sums[j] = 0.0
-                    s = sums[j]
-                lam = np.sqrt(max(s, 0.0)) / n
-                rate[j] = lam if step_size <= 0.0 else np.log1p(step_size * lam) / step_size
-        out[0] = jumps
-        out[1] = first_time
-        out[2] = tau if jumps > 0 else 0.0
-        out[3] = squared_norm
-        out[4] = fitted_total
-        out[5] = 1.0 if ambiguous else 0.0
-        out[6] = tie_groups
+                    above[t, i, w] = np.uint64(0)
 
-    @njit(cache=True, parallel=True)
-    def race_many(good, m, weights, ratio_sq, step_size, track_sums):
-        trials = good.shape[0]
-        out = np.empty((trials, 7))
-        for t in prange(trials):
-            one_race(good[t], m, weights, ratio_sq, step_size, track_sums, out[t])
-        return out
-
-    @njit(cache=True, nogil=True)
-    def from_weights(pre, output, inv_norms, label_sign, margin):
-        m, n = pre.shape
-        words = max(1, (m + 63) // 64)
-        good = np.zeros((n, words), dtype=np.uint64)
-        certified = True
-        for j in range(m):
-            a = output[j]
-            positive = 0.0
-            for i in range(n):
-                u = pre[j, i]
-                if u > 0.0:
-                    z = u * inv_norms[i]
-                    positive += z * z
-            if not a * a >= positive * (1.0 + margin):
-                certified = False
-                continue
-            sign = 1 if a > 0 else (-1 if a < 0 else 0)
-            if sign == 0:
-                continue
-            bit = np.uint64(1) << np.uint64(j & 63)
-            for i in range(n):
-                if pre[j, i] > 0.0 and label_sign[i] == sign:
-                    good[i, j >> 6] |= bit
-        return good, certified
-
-    @njit(cache=True, parallel=True)
-    def select_signs(above, positive, label_sign, mask):
-        trials, n, words = above.shape
-        for t in prange(trials):
-            for i in range(n):
-                for w in range(words):
-                    if label_sign[i] > 0:
-                        above[t, i, w] &= positive[t, w]
-                    elif label_sign[i] < 0:
-                        above[t, i, w] &= ~positive[t, w] & mask[w]
-                    else:
-                        above[t, i, w] = np.uint64(0)
-
-    @njit(cache=True, nogil=True)
-    def pack(good_sets):
-        m, n = good_sets.shape
-        words = max(1, (m + 63) // 64)
-        out = np.zeros((n, words), dtype=np.uint64)
-        for j in range(m):
-            bit = np.uint64(1) << np.uint64(j & 63)
-            for i in range(n):
-                if good_sets[j, i]:
-                    out[i, j >> 6] |= bit
-        return out
-
-    _COMPILED = {"race_many": race_many, "select_signs": select_signs, "from_weights": from_weights, "pack": pack, "numba": numba}
-    return _COMPILED
+@njit(cache=True, nogil=True)
+def _pack(good_sets):
+    m, n = good_sets.shape
+    words = max(1, (m + 63) // 64)
+    out = np.zeros((n, words), dtype=np.uint64)
+    for j in range(m):
+        bit = np.uint64(1) << np.uint64(j & 63)
+        for i in range(n):
+            if good_sets[j, i]:
+                out[i, j >> 6] |= bit
+    return out
 
 
 def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np.ndarray, step_size: float | None):
@@ -298,7 +279,6 @@ def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np
     -----
     Trials run in parallel threads (``numba.prange``); cost ``O(m n)`` per trial.
     """
-    kernels = _compile()
     n = signal_sq.shape[0]
     weights = np.ascontiguousarray(signal_sq, dtype=np.float64)
     good = np.ascontiguousarray(good, dtype=np.uint64)
@@ -308,7 +288,7 @@ def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np
     nonzero = weights[weights != 0]
     # All possible good-set members share one weight: counts × weight is exact, no sums needed.
     track_sums = bool(nonzero.size and np.any(nonzero != nonzero[0]))
-    return kernels["race_many"](good, int(m), weights, np.ascontiguousarray(ratio_sq, dtype=np.float64),
+    return race_many(good, int(m), weights, np.ascontiguousarray(ratio_sq, dtype=np.float64),
                                 step, track_sums)
 
 
@@ -321,9 +301,8 @@ def masks_from_weights(preactivations, output_weights, norms, labels, margin: fl
     when ``certified`` is False some neuron needs the exact alignment of
     :func:`jumpprocess.alignment.align` and the masks must not be used.
     """
-    kernels = _compile()
     label_sign = np.sign(np.asarray(labels)).astype(np.int64)
-    return kernels["from_weights"](np.ascontiguousarray(preactivations, dtype=np.float64),
+    return from_weights(np.ascontiguousarray(preactivations, dtype=np.float64),
                                    np.ascontiguousarray(output_weights, dtype=np.float64),
                                    1.0 / np.asarray(norms, dtype=np.float64), label_sign, float(margin))
 
@@ -334,9 +313,9 @@ def select_signs(above: np.ndarray, positive: np.ndarray, labels, mask: np.ndarr
     Turns law-sampled ``1[Ū_ji > 0]`` bits into good-set masks ``G_j`` (spec §3).
     """
     label_sign = np.sign(np.asarray(labels)).astype(np.int64)
-    _compile()["select_signs"](above, positive, label_sign, mask)
+    _select_signs(above, positive, label_sign, mask)
 
 
 def pack_sample_major(good_sets: np.ndarray) -> np.ndarray:
     """Pack a boolean (m, n) pattern into sample-major (n, W) uint64 masks (compiled)."""
-    return _compile()["pack"](np.ascontiguousarray(good_sets, dtype=np.bool_))
+    return _pack(np.ascontiguousarray(good_sets, dtype=np.bool_))

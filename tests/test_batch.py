@@ -10,6 +10,8 @@ Invariants checked:
 - determinism from the seed, recorded per-trial seeds, and errors that name the assumption.
 """
 
+import importlib.util
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -26,14 +28,14 @@ from jumpprocess.batch import (
     trial_initialization,
     trial_seeds,
 )
-from jumpprocess import kernels
 from jumpprocess.race import run_race
 
 RTOL = 1e-12  # summation order of non-uniform weights is the only difference (~1e-15)
 # Jump times also inherit, on both sides, the cancellation error of the incremental sums
 # S_j ← S_j − Σ_F (y s)² (spec §4): about eps · S_j(0) / S_j(now), i.e. up to ~1e-12 here.
 TIME_RTOL = 1e-10
-needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba not installed")
+NUMBA = importlib.util.find_spec("numba") is not None  # a declared test dependency
+needs_numba = pytest.mark.skipif(not NUMBA, reason="numba not installed")
 
 
 def assert_trial_matches(summary, t, trajectory):
@@ -116,6 +118,8 @@ def tie_prone_patterns(draw):
 @needs_numba
 @given(tie_prone_patterns())
 def test_kernel_race_equals_run_race_on_arbitrary_patterns(case):
+    from jumpprocess import kernels
+
     problem, good, step_size = case
     m, n = good.shape
     signal_sq = problem.signal**2
@@ -134,6 +138,8 @@ def test_kernel_race_equals_run_race_on_arbitrary_patterns(case):
 
 @needs_numba
 def test_pattern_masks_compiled_equal_numpy_and_match_the_initialization():
+    from jumpprocess import align
+
     problem = make_problem(33, "sign-random", seed=1)
     seeds = trial_seeds(4, 6)
     for m in (0, 5, 64, 65, 130):
@@ -141,8 +147,6 @@ def test_pattern_masks_compiled_equal_numpy_and_match_the_initialization():
         slow = sample_pattern_masks(problem, m, seeds, compiled=False)
         assert np.array_equal(fast, slow)
         for t, seed in enumerate(seeds):
-            from jumpprocess import align
-
             expected = align(problem, pattern_initialization(problem, m, seed)).good_sets
             assert np.array_equal(_unpack(slow[t], m), expected)
 
