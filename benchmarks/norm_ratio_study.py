@@ -1,0 +1,160 @@
+"""The implicit-bias norm ratio as n grows: does it tend to 1 + √2? (spec §8)
+
+Setting (spec §8's conjecture): ±1 labels, exactly balanced (``sign-balanced``), unit norms,
+balanced initialization, gradient flow, width ``m = round(4 log2 n)``. For each trial the
+ratio is ``2 Σ_k ||y_{F_k}|| / (2(||y₊|| + ||y₋||))`` (learned over minimal squared norm).
+The study runs as a resumable sweep (``jumpprocess.sweep``) into ``out/norm_ratio/`` and
+prints a markdown table (n, m, trials, interpolating fraction, mean ratio over the
+interpolating trials with its 95% CI, std, ambiguous fraction, mean over the trials
+without an ambiguous tie) followed by fits of
+
+* ``ratio(n) = r∞ − c n^{−α}`` (free α, weighted least squares),
+* ``ratio(n) = r∞ − c n^{−1/2}`` (α fixed at the value a "fit half of what remains"
+  heuristic predicts, see below),
+* ``ratio(n) = r∞ − c / ln n`` (a slow alternative),
+
+each with a 95% interval for ``r∞`` and its χ² per degree of freedom, and saves
+``out/norm_ratio/norm_ratio_study.png``.
+
+Heuristic behind 1 + √2: if each activation of a sign fits a fraction ``f`` of the
+remaining samples of that sign, ``Σ_k sqrt|F_k| = sqrt(n₊) sqrt(f) / (1 − sqrt(1 − f))``,
+so the ratio is ``sqrt(f) / (1 − sqrt(1 − f))``, which is ``1 + √2`` at ``f = 1/2``.
+
+Usage: ``python benchmarks/norm_ratio_study.py [--quick] [--output DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+TRIALS = {100: 20000, 1000: 20000, 10_000: 5000, 100_000: 1000, 1_000_000: 200}
+QUICK = {100: 2000, 1000: 1000, 10_000: 200}
+TARGET = 1 + math.sqrt(2)
+
+
+def analyse(records):
+    """Per-n statistics (dicts) of the study records."""
+    from jumpprocess.sweep import _grouped
+
+    rows = []
+    for (n, m, labels, init, step, sampling), entry in sorted(_grouped(records).items()):
+        ok = entry["interpolates"] > 0
+        ratio = entry["norm_ratio"][ok]
+        clean = entry["norm_ratio"][ok & (entry["ambiguous"] == 0)]
+        se = ratio.std(ddof=1) / math.sqrt(ratio.size)
+        rows.append(dict(
+            n=n, m=m, trials=entry["interpolates"].size, interpolating=ok.mean(), mean=ratio.mean(), se=se,
+            std=ratio.std(ddof=1), ambiguous=(entry["ambiguous"] > 0).mean(), clean_mean=clean.mean(),
+            clean_se=clean.std(ddof=1) / math.sqrt(clean.size), jumps=entry["num_jumps"].mean(),
+            time=entry["final_time"][ok].mean(),
+        ))
+    return rows
+
+
+def fit(rows, model):
+    """Weighted least-squares fit of the mean ratio; returns (r∞, its 95% half-width, params, χ²/dof)."""
+    from scipy.optimize import curve_fit
+
+    n = np.array([r["n"] for r in rows], dtype=float)
+    y = np.array([r["mean"] for r in rows])
+    s = np.array([r["se"] for r in rows])
+    if model == "free":
+        f = lambda x, r, c, a: r - c * x ** (-a)  # noqa: E731
+        p0 = (2.4, 5.0, 0.5)
+    elif model == "sqrt":
+        f = lambda x, r, c: r - c * x ** (-0.5)  # noqa: E731
+        p0 = (2.4, 5.0)
+    else:
+        f = lambda x, r, c: r - c / np.log(x)  # noqa: E731
+        p0 = (3.0, 5.0)
+    params, cov = curve_fit(f, n, y, p0=p0, sigma=s, absolute_sigma=True, maxfev=20000)
+    dof = max(1, n.size - len(params))
+    chi2 = float(np.sum(((f(n, *params) - y) / s) ** 2)) / dof
+    return params[0], 1.96 * math.sqrt(cov[0, 0]), params, chi2
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small n and few trials (a smoke test)")
+    parser.add_argument("--output", default="out/norm_ratio")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+
+    import numba
+
+    from jumpprocess import __version__
+    from jumpprocess.sweep import auto_width, run_sweep, sweep_tasks
+
+    plan = QUICK if args.quick else TRIALS
+    tasks = []
+    for n, trials in plan.items():
+        chunk = 2000 if n <= 10_000 else (200 if n <= 100_000 else 20)
+        tasks += sweep_tasks([n], ["auto"], ["sign-balanced"], ["balanced"], trials=trials, chunk=chunk, seed=args.seed)
+    start = time.perf_counter()
+    records = run_sweep(tasks, args.output, workers=1, progress=True)
+    elapsed = time.perf_counter() - start
+    wanted = {t.key for t in tasks}
+    rows = analyse([r for r in records if r["key"] in wanted])
+
+    print(f"\n# Norm ratio study (spec §8): ±1 balanced labels, unit norms, balanced init, gradient flow, m = round(4 log2 n)")
+    print(f"jumpprocess {__version__}, numpy {np.__version__}, numba {numba.__version__}, python {platform.python_version()}, "
+          f"{os.cpu_count()} cores, float64, seed {args.seed}, sampling = direct sign-stable law; "
+          f"wall time this run {elapsed:.1f} s (resumed tasks are not re-run)\n")
+    print("| n | m | trials | P(interp.) | mean ratio | 95% CI | std | ambiguous | mean w/o ambiguous (95% CI) | jumps | τ_final |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['m']} | {r['trials']} | {r['interpolating']:.4f} | {r['mean']:.4f} | "
+              f"[{r['mean'] - 1.96 * r['se']:.4f}, {r['mean'] + 1.96 * r['se']:.4f}] | {r['std']:.4f} | {r['ambiguous']:.3f} | "
+              f"{r['clean_mean']:.4f} ± {1.96 * r['clean_se']:.4f} | {r['jumps']:.2f} | {r['time']:.3f} |")
+    print(f"\n1 + √2 = {TARGET:.4f}")
+    if len(rows) >= 3:
+        print("\n| model | r∞ | 95% CI of r∞ | other parameters | χ²/dof |")
+        print("|---|---|---|---|---|")
+        for model, label in (("free", "r∞ − c n^(−α)"), ("sqrt", "r∞ − c n^(−1/2)"), ("log", "r∞ − c / ln n")):
+            try:
+                r_inf, half, params, chi2 = fit(rows, model)
+            except (RuntimeError, ValueError) as error:  # a fit that does not converge is reported, not hidden
+                print(f"| {label} | fit failed: {error} | | | |")
+                continue
+            others = ", ".join(f"{name} = {value:.3g}" for name, value in zip(("c", "α"), params[1:]))
+            print(f"| {label} | {r_inf:.4f} | [{r_inf - half:.4f}, {r_inf + half:.4f}] | {others} | {chi2:.2f} |")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ns = np.array([r["n"] for r in rows], dtype=float)
+        ax.errorbar(ns, [r["mean"] for r in rows], yerr=[1.96 * r["se"] for r in rows], fmt="o", capsize=3,
+                    label="mean ratio (interpolating trials), 95% CI")
+        ax.errorbar(ns * 1.08, [r["clean_mean"] for r in rows], yerr=[1.96 * r["clean_se"] for r in rows], fmt="s",
+                    ms=3, capsize=2, alpha=0.7, label="without ambiguous ties")
+        if len(rows) >= 3:
+            grid = np.logspace(np.log10(ns.min()), 7, 100)
+            r_inf, _, params, _ = fit(rows, "free")
+            ax.plot(grid, r_inf - params[1] * grid ** (-params[2]), "-", lw=1,
+                    label=f"fit r∞ − c n^-α: r∞ = {r_inf:.3f}, α = {params[2]:.2f}")
+        ax.axhline(TARGET, color="k", ls="--", lw=0.8, label="1 + √2")
+        ax.set_xscale("log")
+        ax.set_xlabel("n  (m = round(4 log2 n))")
+        ax.set_ylabel("learned / minimal squared norm")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = os.path.join(args.output, "norm_ratio_study.png")
+        fig.savefig(path, dpi=130)
+        print(f"\nfigure: {path}")
+    except ImportError:
+        print("matplotlib not installed: no figure (pip install 'jumpprocess[plot]')", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
