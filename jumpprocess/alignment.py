@@ -36,6 +36,7 @@ coordinate that steps to ``≤ 0`` freezes there. A neuron is settled when ``a >
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = ["Alignment", "align", "check_step_size"]
 #: Hard cap on gradient-descent alignment iterations (a neuron that has not settled by then
 #: is degenerate: its growing and decaying modes balance to within rounding).
 MAX_ALIGNMENT_STEPS = 10_000_000
+_HEAD = 512  # columns whose negative part tightens the cheap sign-stability bound
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,7 +75,7 @@ def check_step_size(step_size) -> float | None:
     """Validate a step size: ``None`` (gradient flow) or a finite number > 0."""
     if step_size is None:
         return None
-    if isinstance(step_size, bool) or not np.isscalar(step_size):
+    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
         raise ValueError(f"step_size must be None (gradient flow) or a positive number, got {step_size!r}")
     eta = float(step_size)
     if not np.isfinite(eta) or eta <= 0:
@@ -148,11 +150,20 @@ def _sign_stable_pass(problem, init, signs, good) -> np.ndarray:
     """
     a = init.output_weights
     U = init.preactivations
+    n = problem.n
+    inv_sq = problem.norms**-2.0
     if np.all(problem.norms == 1.0):
         total_sq = np.einsum("ji,ji->j", U, U)
     else:
-        total_sq = np.einsum("ji,ji,i->j", U, U, problem.norms**-2.0)
-    stable = a * a >= total_sq
+        total_sq = np.einsum("ji,ji,i->j", U, U, inv_sq)
+    # Rigorous cheap bound: Σ_{Ū>0} z² <= Σ_i z² − Σ_{i<h, Ū<0} z² (all terms >= 0), with
+    # each computed sum inflated/deflated by the worst-case summation error (k-1)·u·Σ.
+    head = min(n, _HEAD)
+    U_head = U[:, :head]
+    negative_head = np.einsum("ji,ji,i->j", np.minimum(U_head, 0.0), np.minimum(U_head, 0.0), inv_sq[:head])
+    u = np.finfo(np.float64).eps
+    bound = total_sq * (1 + 2 * n * u) - negative_head * (1 - 2 * head * u)
+    stable = a * a >= bound
     for j in np.flatnonzero(~stable):
         z = np.maximum(U[j], 0.0) / problem.norms
         stable[j] = a[j] * a[j] >= z @ z
@@ -266,15 +277,20 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
     dead_up = np.zeros(m, dtype=np.int64)  # how many decaying-upward coordinates have died
     dead_dn = np.zeros(m, dtype=np.int64)
     rows = np.arange(m)
-    # alive sums
-    S2 = np.where(alive0, v * v, 0.0).sum(axis=1)
-    S1 = np.where(alive0, v * z0, 0.0).sum(axis=1)
+
+    def alive_sums():
+        # read from prefix sums (never by repeated subtraction): an emptied side is exactly 0
+        S2 = vv_up[rows, n_up] - vv_up[rows, dead_up] + vv_dn[rows, n_dn] - vv_dn[rows, dead_dn]
+        S1 = vz_up[rows, n_up] - vz_up[rows, dead_up] + vz_dn[rows, n_dn] - vz_dn[rows, dead_dn]
+        return S2, S1
+
     settled = np.zeros(m, dtype=bool)
     for _ in range(MAX_ALIGNMENT_STEPS):
+        S2, S1 = alive_sums()
         q = S1 + S2 * phi
         up_done = dead_up == n_up
         dn_done = dead_dn == n_dn
-        settled = ((a > 0) & (q >= 0) & up_done) | ((a < 0) & (q <= 0) & dn_done) | ((S2 == 0) & (q == 0))
+        settled = ((a > 0) & (q >= 0) & up_done) | ((a < 0) & (q <= 0) & dn_done) | (up_done & dn_done)
         if settled.all():
             break
         moving = ~settled
@@ -282,25 +298,20 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
         phi = np.where(moving, phi + eta * a / n, phi)
         a = np.where(moving, a_next, a)
         # deaths: a coordinate that steps to <= 0 freezes (relu'(0) = 0)
-        for theta, cum_vv, cum_vz, dead, count, up in (
-            (theta_up, vv_up, vz_up, dead_up, n_up, True),
-            (theta_dn, vv_dn, vz_dn, dead_dn, n_dn, False),
-        ):
+        for theta, dead, count, up in ((theta_up, dead_up, n_up, True), (theta_dn, dead_dn, n_dn, False)):
             nxt = theta[rows, np.minimum(dead, theta.shape[1] - 1)]
             crossing = (dead < count) & ((phi >= nxt) if up else (phi <= nxt))
             for j in np.flatnonzero(crossing):
                 row = theta[j, : count[j]]
-                k = np.searchsorted(row, phi[j], side="right") if up else np.searchsorted(-row, -phi[j], side="right")
-                S2[j] -= cum_vv[j, k] - cum_vv[j, dead[j]]
-                S1[j] -= cum_vz[j, k] - cum_vz[j, dead[j]]
-                dead[j] = k
+                dead[j] = np.searchsorted(row, phi[j], side="right") if up else np.searchsorted(-row, -phi[j], side="right")
     else:
         raise RuntimeError(
             f"gradient-descent alignment did not settle in {MAX_ALIGNMENT_STEPS} steps for neurons "
             f"{np.flatnonzero(~settled).tolist()[:10]} (degenerate initialization?)"
         )
+    no_alive = (dead_up == n_up) & (dead_dn == n_dn)
     signs[:] = np.sign(a).astype(np.int8)
-    signs[(S2 == 0) & (a == 0)] = 0
+    signs[no_alive & (a == 0)] = 0
     for j in range(m):
         if signs[j] == 0:
             continue

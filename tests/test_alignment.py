@@ -1,0 +1,102 @@
+"""Early alignment (spec §3): the fast engine against the literal reference."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from jumpprocess import Initialization, OrthogonalProblem, align, make_problem, sample_initialization
+from reference_impl import descent_alignment, flow_alignment
+from strategies import initializations, problems
+
+
+@given(st.data())
+def test_flow_alignment_matches_event_driven_reference(data):
+    problem = data.draw(problems(labels="gaussian"))
+    init = data.draw(initializations(problem, kind="gaussian"))
+    out = align(problem, init)
+    for j in range(init.m):
+        sign, good = flow_alignment(init.output_weights[j], init.preactivations[j], problem.labels, problem.norms)
+        assert out.signs[j] == sign
+        np.testing.assert_array_equal(out.good_sets[j], good)
+
+
+@given(st.data())
+def test_sign_stable_shortcut_agrees_with_exact_flow(data):
+    """The shortcut (sgn = sign(ā), G = {Ū > 0, sgn y > 0}) is what the exact path gives."""
+    problem = data.draw(problems())
+    init = data.draw(initializations(problem, kind="balanced"))
+    out = align(problem, init)
+    assert out.sign_stable.all()
+    for j in range(init.m):
+        sign, good = flow_alignment(init.output_weights[j], init.preactivations[j], problem.labels, problem.norms)
+        if good.any() or out.good_sets[j].any():
+            assert out.signs[j] == sign
+        np.testing.assert_array_equal(out.good_sets[j], good)
+
+
+@given(st.data(), st.sampled_from([0.05, 0.5, 2.0, 8.0]))
+def test_descent_alignment_matches_iterated_map(data, eta):
+    problem = data.draw(problems(labels="gaussian", max_n=8))
+    init = data.draw(initializations(problem, max_m=5))
+    out = align(problem, init, step_size=eta)
+    for j in range(init.m):
+        sign, good = descent_alignment(init.output_weights[j], init.preactivations[j], problem.labels, problem.norms, eta)
+        np.testing.assert_array_equal(out.good_sets[j], good)
+        if good.any():
+            assert out.signs[j] == sign
+
+
+def test_good_sets_respect_sign_and_activity():
+    problem = make_problem(300, "gaussian", seed=3, random_norms=True)
+    for kind in ("balanced", "output-dominated", "gaussian"):
+        init = sample_initialization(problem, 20, kind, seed=4)
+        out = align(problem, init)
+        signed = out.signs[:, None] * problem.labels[None, :]
+        assert not np.any(out.good_sets & (signed <= 0))
+        assert not np.any(out.good_sets & (init.preactivations <= 0))  # never re-activates
+
+
+def test_large_step_flips_a_balanced_neuron():
+    """Spec §3 caution: under gradient descent a balanced neuron can change sign.
+
+    A positive balanced neuron active only on negative labels: under gradient flow it
+    keeps its sign and has an empty good set; with η = 1 (η λ ≈ 1.2) the first step
+    overshoots, a becomes negative and the neuron keeps sample 3 (found by search with
+    the literal iterated map, which is also checked here)."""
+    problem = OrthogonalProblem([-1.5, 1.5, -1.8, -0.5])
+    U = np.array([[-0.14, -0.02, 0.95, 0.55]])
+    init = Initialization(U, [np.linalg.norm(U)])
+    flow = align(problem, init)
+    assert flow.signs[0] == 1 and not flow.good_sets.any()
+    flipped = align(problem, init, step_size=1.0)
+    ref_sign, ref_good = descent_alignment(init.output_weights[0], U[0], problem.labels, problem.norms, 1.0)
+    assert flipped.signs[0] == ref_sign == -1
+    assert flipped.good_sets[0].tolist() == ref_good.tolist() == [False, False, False, True]
+
+
+def test_a_neuron_that_turns_fits_the_other_sign():
+    """Gradient flow with ā small against a large opposing drive: a turns once (module notes)."""
+    problem = OrthogonalProblem([1.0, -1.0])
+    init = Initialization([[0.05, 1.0]], [0.1])  # C = 0.01 - 1.0025 < 0; drive q = 0.05 - 1 < 0
+    out = align(problem, init)
+    sign, good = flow_alignment(0.1, np.array([0.05, 1.0]), problem.labels, problem.norms)
+    assert out.signs[0] == sign == -1
+    assert out.good_sets[0].tolist() == good.tolist() == [False, True]
+
+
+def test_zero_labels_and_dead_neurons():
+    problem = OrthogonalProblem([0.0, 1.0, 0.0])
+    init = Initialization([[1.0, -1.0, 1.0], [0.0, 0.0, 0.0]], [0.5, 0.0])
+    out = align(problem, init)
+    assert not out.good_sets.any()
+    assert out.signs[1] == 0
+
+
+def test_bad_step_size_and_mismatch_raise():
+    problem = make_problem(4)
+    init = sample_initialization(problem, 2)
+    for bad in (0.0, -1.0, float("nan"), float("inf"), "0.1", True):
+        with pytest.raises(ValueError, match="step_size"):
+            align(problem, init, step_size=bad)
+    with pytest.raises(ValueError, match="n = 5"):
+        align(make_problem(5), init)

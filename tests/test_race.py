@@ -1,0 +1,95 @@
+"""The exponent race (spec §4, §6): fast engine against the literal reference, ties, layout."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from jumpprocess import Initialization, OrthogonalProblem, make_problem, sample_initialization, simulate
+from jumpprocess.race import count_rows, pack_neuron_bits, run_race
+from reference_impl import race as reference_race
+from strategies import initializations, problems
+
+
+@given(st.data(), st.sampled_from([None, 0.3, 3.0]))
+def test_race_matches_literal_reference(data, step):
+    problem = data.draw(problems())
+    init = data.draw(initializations(problem, max_m=10))
+    traj = simulate(problem, init, step_size=step)
+    jumps, exponents = reference_race(traj.good_sets, problem.labels, problem.norms, step)
+    assert traj.neurons.tolist() == [k for _, k, _ in jumps]
+    np.testing.assert_allclose(traj.jump_times, [t for t, _, _ in jumps], rtol=1e-12)
+    for fitted, (_, _, ref) in zip(traj.fitted, jumps):
+        np.testing.assert_array_equal(fitted, ref)
+    if traj.num_jumps:
+        np.testing.assert_allclose(traj.exponents[-1], exponents, rtol=1e-10, atol=1e-12)
+
+
+@given(st.integers(1, 70), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_bit_packing_matches_numpy(m, n, seed):
+    good = np.random.default_rng(seed).random((m, n)) < 0.5
+    np.testing.assert_array_equal(pack_neuron_bits(good), np.packbits(good, axis=0, bitorder="little"))
+    np.testing.assert_array_equal(count_rows(good), good.sum(axis=1))
+
+
+def test_first_jump_is_the_fastest_rate_and_times_are_exact():
+    """Hand-computed: rates λ = ||v_G||/n, first time 1/λ_max, then e_j advances (§4)."""
+    problem = OrthogonalProblem([3.0, 4.0, -1.0, 2.0])
+    # ā_j = ±||Ū_j|| = ±2: balanced, so G_j = {Ū_ji > 0, sgn_j y_i > 0}
+    init = Initialization([[1, 1, -1, -1], [-1, 1, 1, 1], [-1, -1, 1, -1]], [2.0, -2.0, -2.0])
+    traj = simulate(problem, init)
+    # G_0 = {0, 1}: λ_0 = √(9+16)/4 = 5/4. G_1 = G_2 = {2}: λ = 1/4, an overlapping tie at
+    # τ = 4, resolved lowest index first; sample 3 (y = 2) is in no good set.
+    assert traj.neurons.tolist() == [0, 1]
+    assert traj.jump_times[0] == pytest.approx(4 / 5, rel=1e-15)
+    assert traj.jump_times[1] == pytest.approx(4.0, rel=1e-15)
+    assert traj.events[1].tied_with == (2,) and traj.events[1].overlapping
+    assert traj.ambiguous and "ambiguous tie" in traj.status
+    assert traj.uncovered.tolist() == [3]
+
+
+def test_disjoint_tie_activates_both_and_is_not_ambiguous():
+    problem = OrthogonalProblem([1.0, -1.0])
+    init = Initialization([[1.0, -1.0], [-1.0, 1.0]], [1.0, -1.0])
+    traj = simulate(problem, init)
+    assert traj.num_jumps == 2 and traj.jump_times[0] == traj.jump_times[1] == 2.0
+    assert traj.events[0].tied_with == (1,) and not traj.events[0].overlapping
+    assert not traj.ambiguous and traj.status == "interpolated"
+
+
+def test_sign_labels_ties_are_exact_not_noise():
+    """±1 labels, unit norms (§6): equal counts give bit-identical times, reported as ties."""
+    problem = make_problem(64, "sign-balanced", seed=0)
+    rng = np.random.default_rng(1)
+    U = rng.standard_normal((2, 64))
+    U[1] = U[0]  # two neurons with the same good set: an exact overlapping tie
+    a = np.array([1.0, 1.0]) * np.linalg.norm(U, axis=1)
+    traj = simulate(problem, Initialization(U, a))
+    assert traj.events[0].tied_with == (1,)
+    assert traj.ambiguous
+
+
+def test_neuron_whose_set_is_taken_never_activates():
+    problem = OrthogonalProblem([1.0, 1.0, 1.0])
+    init = Initialization([[1, 1, 1], [1, -1, -1]], [2.0, 2.0])
+    traj = simulate(problem, init)
+    assert traj.neurons.tolist() == [0]
+    assert traj.exponents[-1][1] < 0
+
+
+def test_large_instance_agrees_with_reference_race():
+    problem = make_problem(400, "gaussian", seed=5, random_norms=True)
+    init = sample_initialization(problem, 24, "gaussian", seed=6)
+    traj = simulate(problem, init)
+    jumps, _ = reference_race(traj.good_sets, problem.labels, problem.norms)
+    assert [k for _, k, _ in jumps] == traj.neurons.tolist()
+    # late jumps have e_j = -1 + Σ λ Δτ close to 0: cancellation; agree to the tie tolerance
+    np.testing.assert_allclose([t for t, _, _ in jumps], traj.jump_times, rtol=1e-9)
+
+
+def test_empty_width_and_run_race_direct():
+    problem = make_problem(5)
+    traj = simulate(problem, sample_initialization(problem, 0))
+    assert traj.num_jumps == 0 and not traj.interpolates
+    assert traj.plateau_losses.tolist() == [0.5]
+    result = run_race(np.zeros((3, 5), bool), np.ones(5), 5)
+    assert result.events == () and result.exponents.shape == (0, 3)
