@@ -250,3 +250,15 @@ def test_invalid_arguments_name_the_assumption(kwargs, match):
 def test_invalid_counts(m, trials):
     with pytest.raises(ValueError, match="non-negative integer"):
         simulate_many(make_problem(8, seed=0), m, trials)
+
+
+def test_pattern_trajectory_is_simulate_of_pattern_initialization():
+    from jumpprocess.batch import pattern_trajectory
+
+    problem = make_problem(45, "sign-balanced", seed=7)
+    for seed in trial_seeds(1, 5):
+        fast = pattern_trajectory(problem, 70, seed)
+        slow = simulate(problem, pattern_initialization(problem, 70, seed))
+        assert fast.events == slow.events
+        assert np.array_equal(fast.signs, slow.signs) and np.array_equal(fast.good_sets, slow.good_sets)
+        np.testing.assert_array_equal(fast.rates, slow.rates)
