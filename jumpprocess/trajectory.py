@@ -203,7 +203,7 @@ class Trajectory:
                 low = float(d[0])
             else:
                 secular = lambda lam: 1.0 + np.sum(u2 / (d - lam))  # noqa: E731
-                low = brentq(secular, d[0] + 1e-15 * d[1], d[1] * (1 - 1e-15), xtol=1e-300, rtol=4e-16)
+                low = brentq(secular, d[0] + 1e-15 * d[1], d[1] * (1 - 1e-15), xtol=1e-300, rtol=1e-15)
             best = min(best, low)
         return float(best) if np.isfinite(best) else float("nan")
 

@@ -1,0 +1,109 @@
+"""Problems and initializations: assumptions checked at the door (STYLE §7)."""
+
+import numpy as np
+import pytest
+
+from jumpprocess import (
+    Initialization, OrthogonalProblem, make_problem, random_orthogonal_inputs, sample_initialization, simulate,
+)
+
+
+def test_from_inputs_names_worst_pair_and_cosine():
+    X = np.eye(4)
+    X[2, 1] = 0.3  # rows 1 and 2 now have cosine 0.3/√1.09
+    with pytest.raises(ValueError, match=r"worst pair \(1, 2\) has cosine 0\.287"):
+        OrthogonalProblem.from_inputs(X, [1, 1, -1, -1])
+
+
+@pytest.mark.parametrize(
+    "X, y, message",
+    [
+        (np.array([[1.0, 0.0], [0.0, np.nan]]), [1, 1], r"X must be finite; X\[1, 1\] = nan"),
+        (np.array([[1.0, 0.0], [0.0, 0.0]]), [1, 1], "row 1 has norm 0"),
+        (np.eye(3), [1, 1], r"labels has shape \(2,\) but X has 3 rows"),
+        (np.zeros((0, 3)), [], r"n = 0"),
+        (np.ones(3), [1, 1, 1], "2-d array"),
+    ],
+)
+def test_from_inputs_rejects_bad_input(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        OrthogonalProblem.from_inputs(X, y)
+
+
+@pytest.mark.parametrize(
+    "labels, norms, message",
+    [
+        ([], None, "n = 0"),
+        ([1.0, np.inf], None, r"labels must be finite; entry 1 is inf"),
+        ([1.0, 2.0], [1.0, 0.0], r"norms\[1\] = 0"),
+        ([1.0, 2.0], [1.0], r"norms has shape"),
+        ([[1.0, 2.0]], None, "1-d array"),
+        (["a", "b"], None, "numeric"),
+    ],
+)
+def test_problem_rejects_bad_input(labels, norms, message):
+    with pytest.raises(ValueError, match=message):
+        OrthogonalProblem(labels, norms)
+
+
+def test_initialization_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"shape \(m, n\) with m = len\(output_weights\) = 2"):
+        Initialization(np.zeros((3, 4)), [1.0, 1.0])
+    with pytest.raises(ValueError, match="preactivations must be finite"):
+        Initialization([[np.nan, 1.0]], [1.0])
+    with pytest.raises(ValueError, match="n = 3"):
+        simulate(make_problem(3), Initialization(np.zeros((1, 4)), [1.0]))
+    with pytest.raises(ValueError, match="m .* non-negative integer"):
+        sample_initialization(make_problem(3), -1)
+    with pytest.raises(ValueError, match="unknown init kind"):
+        sample_initialization(make_problem(3), 2, "xavier")
+
+
+def test_inputs_are_not_modified_and_results_are_immutable():
+    y = np.array([1.0, -1.0, 2.0])
+    problem = OrthogonalProblem(y)
+    y[0] = 99.0
+    assert problem.labels[0] == 1.0
+    with pytest.raises(ValueError):
+        problem.labels[0] = 5.0
+
+
+def test_random_orthogonal_inputs_are_orthogonal_with_given_norms():
+    rng = np.random.default_rng(0)
+    X = random_orthogonal_inputs(6, 9, rng, norms=np.arange(1.0, 7.0))
+    G = X @ X.T
+    np.testing.assert_allclose(G, np.diag(np.arange(1.0, 7.0) ** 2), atol=1e-12)
+    problem = OrthogonalProblem.from_inputs(X, np.ones(6))
+    np.testing.assert_allclose(problem.norms, np.arange(1.0, 7.0))
+    with pytest.raises(ValueError, match="d >= n"):
+        random_orthogonal_inputs(5, 4, rng)
+
+
+def test_sampler_with_inputs_matches_reduced_coordinates_and_laws():
+    rng = np.random.default_rng(3)
+    X = random_orthogonal_inputs(5, 8, rng, norms=rng.uniform(0.5, 2, 5))
+    problem = OrthogonalProblem.from_inputs(X, [1.0, -1.0, 0.5, 2.0, -3.0])
+    for kind in ("balanced", "output-dominated", "gaussian"):
+        init = sample_initialization(problem, 7, kind, seed=11)
+        np.testing.assert_allclose(init.preactivations, init.input_weights @ X.T, rtol=1e-12)
+        np.testing.assert_allclose(init.hidden_norms, np.linalg.norm(init.input_weights, axis=1))
+        if kind == "balanced":
+            np.testing.assert_allclose(np.abs(init.output_weights), init.hidden_norms)
+        if kind == "output-dominated":
+            assert np.all(np.abs(init.output_weights) > init.hidden_norms)
+        if kind != "gaussian":
+            assert init.is_sign_stable(problem.norms).all()
+
+
+def test_same_seed_same_everything():
+    problem = make_problem(30, "gaussian", seed=1)
+    one = simulate(problem, sample_initialization(problem, 9, "gaussian", seed=5))
+    two = simulate(problem, sample_initialization(problem, 9, "gaussian", seed=5))
+    assert one.to_json() == two.to_json()
+    assert make_problem(30, "sign-random", seed=4).labels.tolist() == make_problem(30, "sign-random", seed=4).labels.tolist()
+
+
+def test_zero_labels_are_already_fitted():
+    problem = OrthogonalProblem([0.0, 0.0])
+    traj = simulate(problem, sample_initialization(problem, 3, seed=0))
+    assert traj.interpolates and traj.num_jumps == 0 and traj.squared_norm == 0.0 and traj.norm_ratio == 1.0
