@@ -39,7 +39,7 @@ __all__ = ["JumpEvent", "RaceResult", "run_race", "rates_from_sums", "pack_neuro
 _BIT_TABLE = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(np.float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class JumpEvent:
     """One activation (STYLE §4: jumps are records).
 
@@ -49,7 +49,7 @@ class JumpEvent:
         Rescaled jump time τ = t / ln(1/σ).
     neuron : int
         The neuron that reaches exponent 0 and jumps to its saddle.
-    fitted : tuple of int
+    fitted : ndarray of int64 (read-only)
         Samples it fits, ``G_k ∩ R``, in increasing order.
     tied_with : tuple of int
         Other neurons whose candidate time equals this one within ``TIE_RTOL``.
@@ -59,9 +59,23 @@ class JumpEvent:
 
     time: float
     neuron: int
-    fitted: tuple
+    fitted: np.ndarray
     tied_with: tuple = ()
     overlapping: bool = False
+
+    def __post_init__(self):
+        fitted = np.array(self.fitted, dtype=np.int64).reshape(-1)
+        fitted.setflags(write=False)
+        object.__setattr__(self, "fitted", fitted)
+        object.__setattr__(self, "tied_with", tuple(int(j) for j in self.tied_with))
+
+    def __eq__(self, other):
+        if not isinstance(other, JumpEvent):
+            return NotImplemented
+        return (self.time == other.time and self.neuron == other.neuron and self.tied_with == other.tied_with
+                and self.overlapping == other.overlapping and np.array_equal(self.fitted, other.fitted))
+
+    __hash__ = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,8 +96,14 @@ def rates_from_sums(sums: np.ndarray, n: int, step_size: float | None) -> np.nda
     return np.log1p(step_size * lam) / step_size
 
 
+_UNPACK_BELOW = 2048  # fewer columns than this: unpacking bits beats 256-bin histograms
+
+
 def _byte_row_sums(packed: np.ndarray, weights: np.ndarray | None, m: int) -> np.ndarray:
     """Per-neuron sums of ``weights`` (or counts) over the columns of ``packed`` whose bit is set."""
+    if packed.shape[1] < _UNPACK_BELOW:
+        bits = np.unpackbits(packed, axis=0, count=m, bitorder="little")
+        return bits.sum(axis=1, dtype=np.float64) if weights is None else bits @ weights
     out = np.empty(packed.shape[0] * 8)
     for row in range(packed.shape[0]):
         histogram = np.bincount(packed[row], weights=weights, minlength=256)
@@ -218,11 +238,11 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
             live -= hits.size
             active[k] = True
             tied = tuple(int(j) for j in group if j != k)
-            events.append(JumpEvent(float(jump_time), int(k), tuple(columns[hits].tolist()), tied, overlapping))
+            events.append(JumpEvent(float(jump_time), int(k), columns[hits], tied, overlapping))
             exponents.append(exponent.copy())
             if len(rates) < len(exponents):  # later members of a tie group: zero-length plateau
                 rates.append(rates[-1])
-        if live < columns.size // 2:  # compact: amortized O(n) over the whole race
+        if live < 0.75 * columns.size:  # compact: amortized O(n) over the whole race
             keep = np.flatnonzero(remaining)
             packed, columns, weights = packed[:, keep], columns[keep], weights[keep]
             remaining = np.ones(keep.size, dtype=bool)

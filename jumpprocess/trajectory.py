@@ -101,7 +101,7 @@ class Trajectory:
     @cached_property
     def fitted(self) -> tuple:
         """Samples fitted at each jump (tuple of int arrays)."""
-        return tuple(np.array(event.fitted, dtype=np.int64) for event in self.events)
+        return tuple(event.fitted for event in self.events)
 
     @cached_property
     def plateau_losses(self) -> np.ndarray:
@@ -148,7 +148,7 @@ class Trajectory:
         """For each sample, the neuron that fitted it, or −1 (zero label or uncovered)."""
         owner = np.full(self.n, -1, dtype=np.int64)
         for event in self.events:
-            owner[list(event.fitted)] = event.neuron
+            owner[event.fitted] = event.neuron
         return owner
 
     @cached_property
@@ -161,7 +161,7 @@ class Trajectory:
         """Final saddle output weights ``a_k`` (0 for neurons that never activate; §5)."""
         a = np.zeros(self.m)
         for event in self.events:
-            f = list(event.fitted)
+            f = event.fitted
             a[event.neuron] = saddle_output_weight(self.problem.labels[f], self.problem.norms[f], self.signs[event.neuron])
         return a
 
@@ -193,7 +193,7 @@ class Trajectory:
         best = np.inf
         y, s = self.problem.labels, self.problem.norms
         for event in self.events:
-            f = list(event.fitted)
+            f = event.fitted
             a2 = self.output_weights[event.neuron] ** 2
             d = np.sort(a2 * s[f] ** 2 / self.n)
             u2 = (y[f] ** 2 / (a2 * self.n))[np.argsort(a2 * s[f] ** 2, kind="stable")]
@@ -269,7 +269,7 @@ class Trajectory:
         U = np.zeros((self.m, self.n))
         final = self.output_weights
         for event in self.events[:count]:
-            k, f = event.neuron, list(event.fitted)
+            k, f = event.neuron, event.fitted
             a[k] = final[k]
             U[k, f] = self.problem.labels[f] / final[k]
         return a, U
@@ -297,7 +297,7 @@ class Trajectory:
             "signs": self.signs.tolist(),
             "good_sets": [np.flatnonzero(row).tolist() for row in self.good_sets],
             "events": [
-                {"time": e.time, "neuron": e.neuron, "fitted": list(e.fitted),
+                {"time": e.time, "neuron": e.neuron, "fitted": e.fitted.tolist(),
                  "tied_with": list(e.tied_with), "overlapping": e.overlapping}
                 for e in self.events
             ],
@@ -324,7 +324,7 @@ class Trajectory:
         for j, row in enumerate(data["good_sets"]):
             good[j, row] = True
         events = tuple(
-            JumpEvent(float(e["time"]), int(e["neuron"]), tuple(e["fitted"]), tuple(e["tied_with"]), bool(e["overlapping"]))
+            JumpEvent(float(e["time"]), int(e["neuron"]), e["fitted"], e["tied_with"], bool(e["overlapping"]))
             for e in data["events"]
         )
         J = len(events)
