@@ -69,7 +69,8 @@ class ReferenceRun:
         Number of steps taken when the run stopped; the run time is ``t = steps · step_size``.
     converged : bool
         True when the run stopped because every target sample had
-        ``|r_i| <= tolerance · |y_i|``; False when the step budget ran out or it diverged.
+        ``|r_i| <= tolerance · |y_i|`` for ``patience`` consecutive steps; False when the step
+        budget ran out or it diverged.
     status : str
         The ending as a sentence.
     half_fit_steps : ndarray of int, shape (n,)
@@ -373,7 +374,8 @@ def _as_batch_mask(values, batch, n, name):
     return mask
 
 
-def _train(problems, inits, sigmas, step_size, *, runge_kutta, targets, tolerance, max_steps, min_rescaled_time):
+def _train(problems, inits, sigmas, step_size, *, runge_kutta, targets, tolerance, max_steps, min_rescaled_time,
+           patience):
     step = _check_step(step_size)
     if int(max_steps) != max_steps or max_steps < 0:
         raise ValueError(f"max_steps must be a non-negative integer; got {max_steps!r}")
@@ -414,6 +416,9 @@ def _train(problems, inits, sigmas, step_size, *, runge_kutta, targets, toleranc
     half_fit_step = np.full((batch, n), -1, dtype=np.int64)
     half_threshold = HALF_FIT_FRACTION * np.abs(y)
     converge_threshold = tolerance * np.abs(y)
+    if int(patience) != patience or patience < 1:
+        raise ValueError(f"patience must be a positive integer; got {patience!r}")
+    streak = np.zeros(batch, dtype=np.int64)   # consecutive steps with every target within tolerance
     running = np.ones(batch, dtype=bool)
     steps = np.zeros(batch, dtype=np.int64)
     diverged = np.zeros(batch, dtype=bool)
@@ -432,7 +437,9 @@ def _train(problems, inits, sigmas, step_size, *, runge_kutta, targets, toleranc
         half_fit_step[newly] = k
         finite = np.isfinite(loss) & np.all(np.isfinite(W), axis=(1, 2)) & np.all(np.isfinite(a), axis=1)
         done_diverged = running & ~finite
-        done_converged = running & finite & (k >= min_steps) & np.all(~target | (absolute <= converge_threshold), axis=1)
+        within = finite & np.all(~target | (absolute <= converge_threshold), axis=1)
+        streak = np.where(within, streak + 1, 0)
+        done_converged = running & within & (streak >= patience) & (k >= min_steps)
         diverged |= done_diverged
         converged |= done_converged
         stopping = done_diverged | done_converged
@@ -482,7 +489,7 @@ def _train(problems, inits, sigmas, step_size, *, runge_kutta, targets, toleranc
 
 
 def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolerance=CONVERGENCE_RTOL,
-                     max_steps=1_000_000, min_rescaled_time=0.0) -> tuple[ReferenceRun, ...]:
+                     max_steps=1_000_000, min_rescaled_time=0.0, patience=10) -> tuple[ReferenceRun, ...]:
     """Full-batch gradient descent of the real network from ``θ(0) = σ θ̄`` (spec §1, §9).
 
     Each run iterates
@@ -512,12 +519,16 @@ def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolera
         The samples expected to be fitted (e.g. those the engine fits). Default: every
         sample with ``y_i != 0``. Samples with ``y_i = 0`` are never targets.
     tolerance : float
-        A run stops, converged, at the first step where every target has
-        ``|r_i| <= tolerance · |y_i|`` (and ``min_rescaled_time`` has passed).
+        A run stops, converged, once every target has ``|r_i| <= tolerance · |y_i|`` on
+        ``patience`` consecutive steps (and ``min_rescaled_time`` has passed).
     max_steps : int
         Step budget per run; a run that reaches it stops unconverged.
     min_rescaled_time : float or array_like, shape (B,)
         Do not stop a run before this rescaled time (to watch for later fits).
+    patience : int
+        Consecutive steps the tolerance must hold: a step too large for the final
+        interpolator (``η λ_max(∇²L) > 2``) makes the loss oscillate or wander, and may pass
+        through the tolerance once by chance; it does not stay there.
 
     Returns
     -------
@@ -553,11 +564,11 @@ def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolera
     """
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected, stopped and reported
         return _train(problems, inits, sigmas, step_size, runge_kutta=False, targets=targets, tolerance=tolerance,
-                      max_steps=max_steps, min_rescaled_time=min_rescaled_time)
+                      max_steps=max_steps, min_rescaled_time=min_rescaled_time, patience=patience)
 
 
 def gradient_flow(problems, inits, sigmas, step_size, *, targets=None, tolerance=CONVERGENCE_RTOL,
-                  max_steps=1_000_000, min_rescaled_time=0.0) -> tuple[ReferenceRun, ...]:
+                  max_steps=1_000_000, min_rescaled_time=0.0, patience=10) -> tuple[ReferenceRun, ...]:
     """The gradient flow ``dθ/dt = −∇L(θ)`` of the real network, by classical RK4 steps (spec §1).
 
     Same as :func:`gradient_descent` (same arguments, same records, ``t = k h``), but each
@@ -588,4 +599,4 @@ def gradient_flow(problems, inits, sigmas, step_size, *, targets=None, tolerance
     """
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is detected, stopped and reported
         return _train(problems, inits, sigmas, step_size, runge_kutta=True, targets=targets, tolerance=tolerance,
-                      max_steps=max_steps, min_rescaled_time=min_rescaled_time)
+                      max_steps=max_steps, min_rescaled_time=min_rescaled_time, patience=patience)

@@ -265,3 +265,16 @@ def test_coordinate_inputs_keep_frozen_coordinates_exactly_frozen_at_tiny_sigma(
         leaked[name] = np.abs(run.input_weights @ inputs.T - start)[frozen] / np.abs(start[frozen])
     assert np.all(leaked["coordinate"] == 0.0)
     assert np.max(leaked["haar"]) > 1.0   # the leak is not a rounding-level effect: it flips coordinates
+
+
+@pytest.mark.parametrize("eta, stable", [(0.9, True), (0.99, True), (1.2, False), (1.5, False)])
+def test_descent_settles_only_where_the_interpolator_is_stable(eta, stable):
+    # One neuron, y = s = n = 1: the interpolator a = u = 1 has tangent kernel K = (y²/a² + a² s²)/n = 2
+    # (spec §5), so gradient descent can settle there only if η K < 2, i.e. η < 1. Beyond, the loss
+    # oscillates forever and may cross the tolerance by chance: `patience` keeps that from counting.
+    problem = OrthogonalProblem.from_inputs([[1.0]], [1.0])
+    (run,) = gradient_descent(problem, Initialization([[1.0]], [1.0]), 1e-32, eta, max_steps=5_000)
+    assert run.half_fitted[0]                      # the jump itself happens either way
+    assert run.converged is stable
+    if not stable:
+        assert run.steps == 5_000 and run.final_loss > 1e-4
