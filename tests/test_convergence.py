@@ -33,15 +33,16 @@ Assertions, for every kept instance:
    η = 2 at these scales is a stable step). For the flow, the activated neurons' final
    output weights at σ = 1e-128 equal the engine's saddle values ``a_k`` (spec §5) to 1e-4.
 
-Instances. ``n = 5`` samples, ``m = 4`` neurons, ``d = 7``; ``y ~ N(0, I)``; norms
+Instances. ``(n, m) ∈ {(4, 3), (5, 4), (6, 5)}`` (each init kind and each step meets each
+shape once), ``d = n + 2``; ``y ~ N(0, I)``; norms
 ``Uniform(0.5, 2)`` rescaled so that the total rate ``Λ = ||y s||_2 / n`` is 1 (flow, η = 0.5)
 or 0.25 (η = 2, so ``ηλ_j <= 0.5``; the stability of the saddles is rule (e) below; rescaling the norms by ``c`` only divides all times by ``c``, spec §1).
 The inputs are :func:`jumpprocess.reference.coordinate_inputs` — signed, scaled, permuted
-standard basis vectors in R^7 — not a Haar-random frame: a frame orthogonal only to
+standard basis vectors in R^d — not a Haar-random frame: a frame orthogonal only to
 rounding leaks ``~1e-16 |θ_j|`` into frozen coordinates, which at σ <= 1e-32 re-activates
 dead coordinates and changes the fitted sets of the *real float64 network* (see
-``coordinate_inputs`` and tests/test_reference.py). The initialization ``W̄`` is drawn in R^7
-against those inputs (so it has a part orthogonal to the data).
+``coordinate_inputs`` and tests/test_reference.py). The initialization ``W̄`` is drawn in R^d
+against those inputs (so it has a part orthogonal to the data), ``W̄ ~ N(0, I_d/d)``.
 
 Selection rule, applied to the ENGINE's trajectory only (never to the oracle): seeds
 ``1000·c + k`` for configuration ``c`` and ``k = 0, 1, 2, …``; keep the first
@@ -71,12 +72,15 @@ from jumpprocess import OrthogonalProblem, sample_initialization, simulate
 from jumpprocess.reference import coordinate_inputs, gradient_descent, gradient_flow
 
 SIGMAS = (1e-8, 1e-32, 1e-128)
-N_SAMPLES, N_NEURONS, DIMENSION = 5, 4, 7
+#: (n samples, m neurons); the input dimension is d = n + 2
+SHAPES = ((4, 3), (5, 4), (6, 5))
 INSTANCES = 4
 #: (init kind, step size or None for the flow, total rate Λ = ||y s|| / n)
 STEPS = ((None, 1.0), (0.5, 1.0), (2.0, 0.25))
 KINDS = ("balanced", "output-dominated", "gaussian")
-CONFIGS = [(kind, step, rate) for kind in KINDS for step, rate in STEPS]
+#: (init kind, step, Λ, (n, m)): every init kind and every step meets every shape once
+CONFIGS = [(kind, step, rate, SHAPES[(i + j) % len(SHAPES)])
+           for i, kind in enumerate(KINDS) for j, (step, rate) in enumerate(STEPS)]
 #: RK4 step for the flow, in units of 1/Λ
 FLOW_STEP = 0.1
 NEAR_TIE_RTOL = 0.1
@@ -86,14 +90,15 @@ MAX_LAST_JUMP = 8.0
 MARGIN_BEFORE_STOP = 1.1
 
 
-def make_instance(seed: int, kind: str, rate: float):
-    """Problem (with coordinate inputs) and unit-scale init for one seed."""
+def make_instance(seed: int, kind: str, rate: float, shape=(5, 4)):
+    """Problem (with coordinate inputs in R^(n+2)) and unit-scale init of m neurons for one seed."""
+    n, m = shape
     rng = np.random.default_rng(seed)
-    labels = rng.standard_normal(N_SAMPLES)
-    norms = rng.uniform(0.5, 2.0, size=N_SAMPLES)
-    norms = norms * (rate * N_SAMPLES / np.linalg.norm(labels * norms))
-    problem = OrthogonalProblem.from_inputs(coordinate_inputs(norms, DIMENSION, rng), labels)
-    init = sample_initialization(problem, N_NEURONS, kind, seed=rng)
+    labels = rng.standard_normal(n)
+    norms = rng.uniform(0.5, 2.0, size=n)
+    norms = norms * (rate * n / np.linalg.norm(labels * norms))
+    problem = OrthogonalProblem.from_inputs(coordinate_inputs(norms, n + 2, rng), labels)
+    init = sample_initialization(problem, m, kind, seed=rng)
     return problem, init
 
 
@@ -147,11 +152,11 @@ def keep(trajectory, rate: float) -> bool:
     )
 
 
-def select_instances(config_index: int, kind: str, step, rate: float):
+def select_instances(config_index: int, kind: str, step, rate: float, shape):
     chosen = []
     for k in range(200):
         seed = 1000 * config_index + k
-        problem, init = make_instance(seed, kind, rate)
+        problem, init = make_instance(seed, kind, rate, shape)
         trajectory = simulate(problem, init, step)
         if keep(trajectory, rate):
             chosen.append((seed, problem, init, trajectory))
@@ -188,8 +193,8 @@ def jump_time_error(trajectory, run) -> float:
 
 def measure(config_index: int):
     """Errors per instance and σ for one configuration: list of (seed, trajectory, runs, errors)."""
-    kind, step, rate = CONFIGS[config_index]
-    instances = select_instances(config_index, kind, step, rate)
+    kind, step, rate, shape = CONFIGS[config_index]
+    instances = select_instances(config_index, kind, step, rate, shape)
     runs = run_oracle(instances, step, rate)
     return [
         (seed, trajectory, instance_runs, [jump_time_error(trajectory, run) for run in instance_runs])
@@ -199,7 +204,8 @@ def measure(config_index: int):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config_index", range(len(CONFIGS)),
-                         ids=[f"{kind}-{'flow' if step is None else f'eta{step}'}" for kind, step, _ in CONFIGS])
+                         ids=[f"{kind}-{'flow' if step is None else f'eta{step:g}'}-n{n}m{m}"
+                              for kind, step, _, (n, m) in CONFIGS])
 def test_engine_is_the_small_sigma_limit_of_the_real_network(config_index):
     for seed, trajectory, runs, errors in measure(config_index):
         where = f"seed {seed}"
@@ -230,18 +236,19 @@ def main() -> int:
     """Print the table of jump-time errors per configuration and σ."""
     import time
 
-    print(f"n = {N_SAMPLES}, m = {N_NEURONS}, d = {DIMENSION}, {INSTANCES} instances per configuration; "
-          "error = max over jumps |τ_engine − median oracle half-fit time| (max over instances)")
-    print(f"{'init':18s} {'step':>6s} " + " ".join(f"{f'σ={s:g}':>10s}" for s in SIGMAS) + f" {'ratio':>7s} {'agree':>6s} {'time':>6s}")
-    for index, (kind, step, _) in enumerate(CONFIGS):
+    print(f"{INSTANCES} instances per configuration, d = n + 2; error = max over instances and jumps of "
+          "|τ_engine − median oracle half-fit time| (times scale like 1/Λ)")
+    print(f"{'init':17s} {'step':>5s} {'n,m':>4s} {'Λ':>5s} " + " ".join(f"{f'σ={s:g}':>9s}" for s in SIGMAS)
+          + f" {'ratio':>6s} {'agree':>6s} {'time':>6s}")
+    for index, (kind, step, rate, (n, m)) in enumerate(CONFIGS):
         start = time.perf_counter()
         rows = measure(index)
         elapsed = time.perf_counter() - start
         errors = np.max([row[3] for row in rows], axis=0)
         agree = all(np.array_equal(run.assignment, row[1].fitted_by) for row in rows for run in row[2])
         label = "flow" if step is None else f"{step:g}"
-        print(f"{kind:18s} {label:>6s} " + " ".join(f"{e:10.4f}" for e in errors)
-              + f" {errors[2] / errors[0]:7.3f} {str(agree):>6s} {elapsed:5.1f}s")
+        print(f"{kind:17s} {label:>5s} {n},{m:<2d} {rate:5.2f} " + " ".join(f"{e:9.4f}" for e in errors)
+              + f" {errors[2] / errors[0]:6.3f} {str(agree):>6s} {elapsed:5.1f}s")
     return 0
 
 
