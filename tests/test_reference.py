@@ -278,3 +278,28 @@ def test_descent_settles_only_where_the_interpolator_is_stable(eta, stable):
     assert run.converged is stable
     if not stable:
         assert run.steps == 5_000 and run.final_loss > 1e-4
+
+
+def test_rk4_flow_is_the_small_step_limit_of_gradient_descent():
+    # Gradient descent with step η grows at ln(1 + ηλ)/η = λ(1 − ηλ/2 + …): its half-fit times exceed the
+    # flow's by a relative O(ηλ) that halves with η. RK4's own bias is (hλ)^4/120 ≈ 1e-6 here.
+    rng = np.random.default_rng(2)
+    n, m, d = 4, 3, 6
+    labels = rng.standard_normal(n)
+    norms = rng.uniform(0.5, 2.0, n)
+    norms *= n / np.linalg.norm(labels * norms)                       # total rate Λ = ||y s|| / n = 1
+    problem = OrthogonalProblem.from_inputs(coordinate_inputs(norms, d, rng), labels)
+    init = sample_initialization(problem, m, "balanced", seed=rng)
+    (flow,) = gradient_flow(problem, init, 1e-8, 0.1, max_steps=5_000)   # may stall: not all samples covered
+    fitted = flow.half_fitted
+    assert fitted.sum() >= 2
+    gaps = []
+    for eta in (0.02, 0.01):
+        (descent,) = gradient_descent(problem, init, 1e-8, eta, targets=fitted, max_steps=50_000)
+        assert descent.converged
+        np.testing.assert_array_equal(descent.assignment, flow.assignment)
+        relative = (descent.half_fit_times[fitted] - flow.half_fit_times[fitted]) / flow.half_fit_times[fitted]
+        grid = (eta + 0.1) / np.log(1e8) / flow.half_fit_times[fitted]   # half-fit times live on step grids
+        assert np.all(relative > -grid) and np.all(relative < eta + grid)
+        gaps.append(np.max(relative))
+    assert 1.5 < gaps[0] / gaps[1] < 2.5
