@@ -276,35 +276,11 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
     (theta_up, order_up, vv_up, vz_up, n_up), (theta_dn, order_dn, vv_dn, vz_dn, n_dn) = sides
     dead_up = np.zeros(m, dtype=np.int64)  # how many decaying-upward coordinates have died
     dead_dn = np.zeros(m, dtype=np.int64)
-    rows = np.arange(m)
-
-    def alive_sums():
-        # read from prefix sums (never by repeated subtraction): an emptied side is exactly 0
-        S2 = vv_up[rows, n_up] - vv_up[rows, dead_up] + vv_dn[rows, n_dn] - vv_dn[rows, dead_dn]
-        S1 = vz_up[rows, n_up] - vz_up[rows, dead_up] + vz_dn[rows, n_dn] - vz_dn[rows, dead_dn]
-        return S2, S1
-
-    settled = np.zeros(m, dtype=bool)
-    for _ in range(MAX_ALIGNMENT_STEPS):
-        S2, S1 = alive_sums()
-        q = S1 + S2 * phi
-        up_done = dead_up == n_up
-        dn_done = dead_dn == n_dn
-        settled = ((a > 0) & (q >= 0) & up_done) | ((a < 0) & (q <= 0) & dn_done) | (up_done & dn_done)
-        if settled.all():
-            break
-        moving = ~settled
-        a_next = a + eta * q / n
-        phi = np.where(moving, phi + eta * a / n, phi)
-        a = np.where(moving, a_next, a)
-        # deaths: a coordinate that steps to <= 0 freezes (relu'(0) = 0)
-        for theta, dead, count, up in ((theta_up, dead_up, n_up, True), (theta_dn, dead_dn, n_dn, False)):
-            nxt = theta[rows, np.minimum(dead, theta.shape[1] - 1)]
-            crossing = (dead < count) & ((phi >= nxt) if up else (phi <= nxt))
-            for j in np.flatnonzero(crossing):
-                row = theta[j, : count[j]]
-                dead[j] = np.searchsorted(row, phi[j], side="right") if up else np.searchsorted(-row, -phi[j], side="right")
-    else:
+    arrays = (theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn)
+    kernel = _compiled_descent_loop()
+    loop = kernel if kernel is not None else _descent_loop_numpy
+    settled = loop(a, *arrays, float(eta), float(n), MAX_ALIGNMENT_STEPS, dead_up, dead_dn)
+    if not settled.all():
         raise RuntimeError(
             f"gradient-descent alignment did not settle in {MAX_ALIGNMENT_STEPS} steps for neurons "
             f"{np.flatnonzero(~settled).tolist()[:10]} (degenerate initialization?)"
@@ -321,3 +297,85 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
         died = order[j, : dead[j]]
         member[died] = False
         good[j] = member
+
+
+# ---- the gradient-descent loop: numpy (vectorized over neurons) and numba (per neuron) ----
+# Both perform, per neuron, the same IEEE operations in the same order, so their results
+# are bit-identical (tested); numba (the ``scale`` extra) is used when installed because
+# small steps at large n need ~1/(ηλ) iterations.
+
+
+def _descent_loop_numpy(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn, eta, n, max_steps, dead_up, dead_dn):
+    """Iterate ``a ← a + η q/n``, ``Φ ← Φ + η a/n`` until settled; updates ``a`` and the death counts."""
+    m = a.size
+    rows = np.arange(m)
+    phi = np.zeros(m)
+    settled = np.zeros(m, dtype=bool)
+    for _ in range(max_steps):
+        # alive sums read from prefix sums (never by repeated subtraction): an emptied side is exactly 0
+        S2 = (vv_up[rows, n_up] - vv_up[rows, dead_up]) + (vv_dn[rows, n_dn] - vv_dn[rows, dead_dn])
+        S1 = (vz_up[rows, n_up] - vz_up[rows, dead_up]) + (vz_dn[rows, n_dn] - vz_dn[rows, dead_dn])
+        q = S1 + S2 * phi
+        up_done = dead_up == n_up
+        dn_done = dead_dn == n_dn
+        settled = ((a > 0) & (q >= 0) & up_done) | ((a < 0) & (q <= 0) & dn_done) | (up_done & dn_done)
+        if settled.all():
+            break
+        moving = ~settled
+        a_next = a + eta * q / n
+        phi = np.where(moving, phi + eta * a / n, phi)
+        a[:] = np.where(moving, a_next, a)
+        # deaths: a coordinate that steps to <= 0 freezes (relu'(0) = 0)
+        for theta, dead, count, up in ((theta_up, dead_up, n_up, True), (theta_dn, dead_dn, n_dn, False)):
+            nxt = theta[rows, np.minimum(dead, theta.shape[1] - 1)]
+            crossing = (dead < count) & ((phi >= nxt) if up else (phi <= nxt))
+            for j in np.flatnonzero(crossing):
+                row = theta[j, : count[j]]
+                dead[j] = np.searchsorted(row, phi[j], side="right") if up else np.searchsorted(-row, -phi[j], side="right")
+    return settled
+
+
+def _descent_loop_scalar(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn, eta, n, max_steps, dead_up, dead_dn):
+    """Per-neuron version of :func:`_descent_loop_numpy` (compiled by numba when available)."""
+    m = a.size
+    settled = np.zeros(m, dtype=np.bool_)
+    for j in range(m):
+        phi = 0.0
+        aj = a[j]
+        du = dead_up[j]
+        dd = dead_dn[j]
+        for _ in range(max_steps):
+            S2 = (vv_up[j, n_up[j]] - vv_up[j, du]) + (vv_dn[j, n_dn[j]] - vv_dn[j, dd])
+            S1 = (vz_up[j, n_up[j]] - vz_up[j, du]) + (vz_dn[j, n_dn[j]] - vz_dn[j, dd])
+            q = S1 + S2 * phi
+            up_done = du == n_up[j]
+            dn_done = dd == n_dn[j]
+            if (aj > 0 and q >= 0 and up_done) or (aj < 0 and q <= 0 and dn_done) or (up_done and dn_done):
+                settled[j] = True
+                break
+            a_next = aj + eta * q / n
+            phi = phi + eta * aj / n
+            aj = a_next
+            while du < n_up[j] and phi >= theta_up[j, du]:
+                du += 1
+            while dd < n_dn[j] and phi <= theta_dn[j, dd]:
+                dd += 1
+        a[j] = aj
+        dead_up[j] = du
+        dead_dn[j] = dd
+    return settled
+
+
+_KERNEL_CACHE = {}
+
+
+def _compiled_descent_loop():
+    """The numba-compiled scalar loop, or ``None`` if numba is not installed."""
+    if "kernel" not in _KERNEL_CACHE:
+        try:
+            import numba
+        except ImportError:
+            _KERNEL_CACHE["kernel"] = None
+        else:
+            _KERNEL_CACHE["kernel"] = numba.njit(cache=True)(_descent_loop_scalar)
+    return _KERNEL_CACHE["kernel"]

@@ -100,3 +100,23 @@ def test_bad_step_size_and_mismatch_raise():
             align(problem, init, step_size=bad)
     with pytest.raises(ValueError, match="n = 5"):
         align(make_problem(5), init)
+
+
+@pytest.mark.parametrize("eta", [0.01, 0.7, 3.0])
+def test_descent_loops_numpy_and_compiled_are_bit_identical(eta):
+    """The numba kernel and the numpy loop perform the same IEEE operations (module notes)."""
+    pytest.importorskip("numba")
+    from jumpprocess import alignment
+
+    problem = make_problem(300, "gaussian", seed=12, random_norms=True)
+    init = sample_initialization(problem, 16, "gaussian", seed=13)
+    compiled = align(problem, init, step_size=eta)
+    kernel = alignment._KERNEL_CACHE.get("kernel")
+    assert kernel is not None
+    alignment._KERNEL_CACHE["kernel"] = None  # force the numpy loop
+    try:
+        plain = align(problem, init, step_size=eta)
+    finally:
+        alignment._KERNEL_CACHE["kernel"] = kernel
+    np.testing.assert_array_equal(compiled.signs, plain.signs)
+    np.testing.assert_array_equal(compiled.good_sets, plain.good_sets)
