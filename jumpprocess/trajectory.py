@@ -30,6 +30,7 @@ class Status(str, Enum):
     INTERPOLATED = "interpolated"
     STALLED = "stalled"
     AMBIGUOUS = "ambiguous"
+    UNSTABLE_STEP = "unstable-step"
 
 
 def saddle_output_weight(labels, norms, sign) -> float:
@@ -178,6 +179,16 @@ class Trajectory:
             return 1.0
         return self.squared_norm / self.min_squared_norm
 
+    def _kernel_blocks(self):
+        """Per jump: sorted diagonal ``d`` and matching ``u²`` of ``K_F = diag(d) + u uᵀ`` (spec §5)."""
+        y, s = self.problem.labels, self.problem.norms
+        for event in self.events:
+            f = event.fitted
+            a2 = self.output_weights[event.neuron] ** 2
+            diagonal = a2 * s[f] ** 2 / self.n
+            order = np.argsort(diagonal, kind="stable")
+            yield diagonal[order], (y[f] ** 2 / (a2 * self.n))[order]
+
     @cached_property
     def convergence_rate(self) -> float:
         """Smallest eigenvalue of the tangent-kernel Gram ``J Jᵀ / n`` over the fitted samples.
@@ -191,13 +202,8 @@ class Trajectory:
         from scipy.optimize import brentq
 
         best = np.inf
-        y, s = self.problem.labels, self.problem.norms
-        for event in self.events:
-            f = event.fitted
-            a2 = self.output_weights[event.neuron] ** 2
-            d = np.sort(a2 * s[f] ** 2 / self.n)
-            u2 = (y[f] ** 2 / (a2 * self.n))[np.argsort(a2 * s[f] ** 2, kind="stable")]
-            if len(f) == 1:
+        for d, u2 in self._kernel_blocks():
+            if d.size == 1:
                 low = float(d[0] + u2[0])
             elif d[0] == d[1]:
                 low = float(d[0])
@@ -208,9 +214,54 @@ class Trajectory:
         return float(best) if np.isfinite(best) else float("nan")
 
     @cached_property
+    def largest_kernel_eigenvalues(self) -> np.ndarray:
+        """Per jump, the largest eigenvalue of its tangent-kernel block ``K_F`` (spec §5).
+
+        The root of ``1 + Σ u_i² / (d_i − λ) = 0`` above ``max d`` (it lies in
+        ``(max d, max d + Σ u²]``). Gradient descent with step η is stable near the saddles
+        only if ``η · λ_max(K_F) < 2`` for every fitted block (linearized residual map
+        ``r ← (I − η K) r``).
+        """
+        from scipy.optimize import brentq
+
+        out = []
+        for d, u2 in self._kernel_blocks():
+            top, spread = float(d[-1]), float(np.sum(u2))
+            secular = lambda lam: 1.0 + np.sum(u2 / (d - lam))  # noqa: E731
+            if d[0] == top:  # equal diagonal (e.g. unit norms): eigenvalue top + Σu² exactly
+                out.append(top + spread)
+                continue
+            low, high = top + 1e-12 * spread, (top + spread) * (1 + 1e-12)
+            if secular(low) >= 0:  # root within rounding of top
+                out.append(low)
+            elif secular(high) <= 0:  # root within rounding of the upper bound
+                out.append(high)
+            else:
+                out.append(brentq(secular, low, high, xtol=1e-300, rtol=1e-15))
+        return np.array(out, dtype=DTYPE)
+
+    @cached_property
+    def unstable_jumps(self) -> np.ndarray:
+        """Jumps (indices) whose saddle block makes the gradient-descent step unstable.
+
+        Empty for gradient flow. If not empty, real gradient descent oscillates instead of
+        settling at those saddles and this trajectory is not its limit past the first one.
+        """
+        if self.step_size is None or not self.events:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.step_size * self.largest_kernel_eigenvalues >= 2.0)
+
+    @cached_property
     def status(self) -> str:
         """How the run ended, as a sentence (STYLE §4)."""
         parts = []
+        if self.unstable_jumps.size:
+            k = int(self.unstable_jumps[0])
+            parts.append(
+                f"unstable step: η·λ_max(K_F) = {self.step_size * self.largest_kernel_eigenvalues[k]:.4g} ≥ 2 at the "
+                f"saddle of jump {k + 1} (τ = {self.jump_times[k]:.6g}); gradient descent oscillates there and does "
+                "not follow this trajectory beyond it"
+            )
         if self.ambiguous:
             first = next(e for e in self.events if e.overlapping)
             group = sorted((first.neuron,) + first.tied_with)
@@ -228,6 +279,8 @@ class Trajectory:
 
     @property
     def status_code(self) -> Status:
+        if self.unstable_jumps.size:
+            return Status.UNSTABLE_STEP
         if self.ambiguous:
             return Status.AMBIGUOUS
         return Status.INTERPOLATED if self.interpolates else Status.STALLED
@@ -263,6 +316,13 @@ class Trajectory:
             ``a_k = sgn_k (Σ_{F_k} y²/s²)^{1/4}`` for neurons active by ``τ``, else 0.
         preactivations : ndarray, shape (m, n)
             ``U_ki = y_i / a_k`` on ``F_k``, 0 elsewhere.
+
+        Notes
+        -----
+        These are the gradient-flow saddles (balanced: ``a_k² = ||w_k||²``). Under gradient
+        descent ``a² − ||w||²`` is not conserved, so the real limit splits ``a_k U_k`` between
+        the layers differently, by a relative O(η) (the function, fitted sets, times and
+        losses are unaffected).
         """
         count = int(self._plateau_index(float(tau), side))
         a = np.zeros(self.m)

@@ -153,3 +153,32 @@ def test_unit_norm_sign_labels_rate_is_norm_over_n():
     assert traj.fitted[0].tolist() == [0, 1, 2]
     assert traj.convergence_rate == pytest.approx(np.sqrt(3) / 4, rel=1e-12)
     assert not traj.interpolates and traj.status == "stalled: samples 3 uncovered"
+
+
+def test_unstable_gradient_descent_step_is_reported():
+    """One sample, a = w = 1: K = 2|y|s/n = 2, so η = 1.5 gives η·λ_max = 3 ≥ 2 (spec §5).
+
+    Real gradient descent half-fits at the predicted time and then oscillates forever
+    (found with jumpprocess.reference at σ = 1e-32); the trajectory must say so."""
+    from jumpprocess import Initialization, Status
+
+    problem = OrthogonalProblem([1.0])
+    init = Initialization([[1.0]], [1.0])
+    stable = simulate(problem, init, step_size=0.9)
+    assert stable.largest_kernel_eigenvalues.tolist() == pytest.approx([2.0], rel=1e-12)
+    assert stable.status == "interpolated" and stable.unstable_jumps.size == 0
+    unstable = simulate(problem, init, step_size=1.5)
+    assert unstable.unstable_jumps.tolist() == [0]
+    assert unstable.status_code is Status.UNSTABLE_STEP
+    assert unstable.status.startswith("unstable step: η·λ_max(K_F) = 3 ≥ 2 at the saddle of jump 1")
+    assert simulate(problem, init).unstable_jumps.size == 0  # gradient flow has no step
+
+
+@given(st.data())
+def test_largest_kernel_eigenvalue_matches_dense(data):
+    problem, _, traj = _random_case(data)
+    y, s, n = problem.labels, problem.norms, problem.n
+    for k, f, top in zip(traj.neurons, traj.fitted, traj.largest_kernel_eigenvalues):
+        a2 = traj.output_weights[k] ** 2
+        K = (np.outer(y[f], y[f]) / a2 + a2 * np.diag(s[f] ** 2)) / n
+        assert top == pytest.approx(np.linalg.eigvalsh(K)[-1], rel=1e-9)
