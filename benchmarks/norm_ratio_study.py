@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-TRIALS = {100: 20000, 1000: 20000, 10_000: 5000, 100_000: 1000, 1_000_000: 200}
+TRIALS = {100: 20000, 1000: 20000, 10_000: 5000, 100_000: 1000, 1_000_000: 200, 10_000_000: 60}
 QUICK = {100: 2000, 1000: 1000, 10_000: 200}
 TARGET = 1 + math.sqrt(2)
 
@@ -58,26 +58,54 @@ def analyse(records):
     return rows
 
 
-def fit(rows, model):
-    """Weighted least-squares fit of the mean ratio; returns (r∞, its 95% half-width, params, χ²/dof)."""
+MODELS = {
+    "free": ("r∞ − c n^(−α)", lambda x, r, c, a: r - c * x ** (-a), (2.4, 5.0, 0.5), ("c", "α")),
+    "sqrt2": ("r∞ − c n^(−1/2) − c₂ n^(−1)", lambda x, r, c, c2: r - c * x ** -0.5 - c2 / x, (2.4, 5.0, 0.0), ("c", "c₂")),
+    "sqrt": ("r∞ − c n^(−1/2)", lambda x, r, c: r - c * x ** -0.5, (2.4, 5.0), ("c",)),
+    "log": ("r∞ − c / ln n", lambda x, r, c: r - c / np.log(x), (3.0, 5.0), ("c",)),
+}
+
+
+def fit(rows, model, n_min=0):
+    """Weighted least squares of the mean ratio over ``n >= n_min``.
+
+    Returns ``(r∞, 95% half-width, parameters, χ²/dof, points)``. The half-width is from
+    the covariance scaled by ``max(1, χ²/dof)`` (a model that misfits gets a wider
+    interval, not a false precise one).
+    """
     from scipy.optimize import curve_fit
 
+    rows = [r for r in rows if r["n"] >= n_min]
+    _, f, p0, _ = MODELS[model]
     n = np.array([r["n"] for r in rows], dtype=float)
     y = np.array([r["mean"] for r in rows])
     s = np.array([r["se"] for r in rows])
-    if model == "free":
-        f = lambda x, r, c, a: r - c * x ** (-a)  # noqa: E731
-        p0 = (2.4, 5.0, 0.5)
-    elif model == "sqrt":
-        f = lambda x, r, c: r - c * x ** (-0.5)  # noqa: E731
-        p0 = (2.4, 5.0)
-    else:
-        f = lambda x, r, c: r - c / np.log(x)  # noqa: E731
-        p0 = (3.0, 5.0)
     params, cov = curve_fit(f, n, y, p0=p0, sigma=s, absolute_sigma=True, maxfev=20000)
-    dof = max(1, n.size - len(params))
-    chi2 = float(np.sum(((f(n, *params) - y) / s) ** 2)) / dof
-    return params[0], 1.96 * math.sqrt(cov[0, 0]), params, chi2
+    dof = n.size - len(params)
+    chi2 = float(np.sum(((f(n, *params) - y) / s) ** 2)) / dof if dof > 0 else float("nan")
+    scale = max(1.0, chi2) if dof > 0 else 1.0
+    return params[0], 1.96 * math.sqrt(cov[0, 0] * scale), params, chi2, n.size
+
+
+def aitken(rows, draws=20000, seed=0):
+    """Aitken Δ² extrapolation over the last three decades, with a parametric bootstrap.
+
+    For ``x_k = r∞ − c q^k`` (a power-law correction, ``q = 10^(−α)``) the limit is exactly
+    ``x₃ − (x₃ − x₂)² / ((x₃ − x₂) − (x₂ − x₁))``. The means are resampled from their
+    normal sampling distributions to get a 95% interval. Returns (r∞, low, high, q).
+    """
+    x = np.array([r["mean"] for r in rows[-3:]])
+    se = np.array([r["se"] for r in rows[-3:]])
+
+    def extrapolate(v):
+        d1, d2 = v[..., 1] - v[..., 0], v[..., 2] - v[..., 1]
+        return v[..., 2] - d2 * d2 / (d2 - d1), d2 / d1
+
+    rng = np.random.default_rng(seed)
+    samples, _ = extrapolate(x + se * rng.standard_normal((draws, 3)))
+    value, q = extrapolate(x)
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return float(value), float(low), float(high), float(q)
 
 
 def main(argv=None) -> int:
@@ -95,7 +123,7 @@ def main(argv=None) -> int:
     plan = QUICK if args.quick else TRIALS
     tasks = []
     for n, trials in plan.items():
-        chunk = 2000 if n <= 10_000 else (200 if n <= 100_000 else 20)
+        chunk = 2000 if n <= 10_000 else (200 if n <= 100_000 else (20 if n <= 1_000_000 else 4))
         tasks += sweep_tasks([n], ["auto"], ["sign-balanced"], ["balanced"], trials=trials, chunk=chunk, seed=args.seed)
     start = time.perf_counter()
     records = run_sweep(tasks, args.output, workers=1, progress=True)
@@ -114,17 +142,25 @@ def main(argv=None) -> int:
               f"[{r['mean'] - 1.96 * r['se']:.4f}, {r['mean'] + 1.96 * r['se']:.4f}] | {r['std']:.4f} | {r['ambiguous']:.3f} | "
               f"{r['clean_mean']:.4f} ± {1.96 * r['clean_se']:.4f} | {r['jumps']:.2f} | {r['time']:.3f} |")
     print(f"\n1 + √2 = {TARGET:.4f}")
-    if len(rows) >= 3:
-        print("\n| model | r∞ | 95% CI of r∞ | other parameters | χ²/dof |")
-        print("|---|---|---|---|---|")
-        for model, label in (("free", "r∞ − c n^(−α)"), ("sqrt", "r∞ − c n^(−1/2)"), ("log", "r∞ − c / ln n")):
+    if len(rows) >= 4:
+        ratios = [(rows[k + 1]["mean"] - rows[k]["mean"]) / (rows[k]["mean"] - rows[k - 1]["mean"]) for k in range(1, len(rows) - 1)]
+        print("\nsuccessive-difference ratios (x_{k+1} − x_k)/(x_k − x_{k−1}) per decade: "
+              + ", ".join(f"{q:.3f}" for q in ratios) + f"  (10^(−1/2) = {10 ** -0.5:.3f})")
+        value, low, high, q = aitken(rows)
+        print(f"Aitken Δ² extrapolation over the last three decades: r∞ = {value:.4f}, 95% CI [{low:.4f}, {high:.4f}] "
+              f"(q = {q:.3f}, i.e. α = {-math.log10(q):.3f})")
+        print("\n| model | n used | r∞ | 95% CI of r∞ | other parameters | χ²/dof |")
+        print("|---|---|---|---|---|---|")
+        for model, n_min in (("free", 0), ("free", 10_000), ("sqrt2", 1000), ("sqrt", 100_000), ("log", 0), ("log", 10_000)):
+            label, _, _, names = MODELS[model]
             try:
-                r_inf, half, params, chi2 = fit(rows, model)
+                r_inf, half, params, chi2, points = fit(rows, model, n_min)
             except (RuntimeError, ValueError) as error:  # a fit that does not converge is reported, not hidden
-                print(f"| {label} | fit failed: {error} | | | |")
+                print(f"| {label} | n ≥ {n_min:,} | fit failed: {error} | | | |")
                 continue
-            others = ", ".join(f"{name} = {value:.3g}" for name, value in zip(("c", "α"), params[1:]))
-            print(f"| {label} | {r_inf:.4f} | [{r_inf - half:.4f}, {r_inf + half:.4f}] | {others} | {chi2:.2f} |")
+            others = ", ".join(f"{name} = {value:.3g}" for name, value in zip(names, params[1:]))
+            print(f"| {label} | n ≥ {n_min:,} ({points} points) | {r_inf:.4f} | [{r_inf - half:.4f}, {r_inf + half:.4f}] | "
+                  f"{others} | {chi2:.2f} |")
     try:
         import matplotlib
 
@@ -137,11 +173,11 @@ def main(argv=None) -> int:
                     label="mean ratio (interpolating trials), 95% CI")
         ax.errorbar(ns * 1.08, [r["clean_mean"] for r in rows], yerr=[1.96 * r["clean_se"] for r in rows], fmt="s",
                     ms=3, capsize=2, alpha=0.7, label="without ambiguous ties")
-        if len(rows) >= 3:
-            grid = np.logspace(np.log10(ns.min()), 7, 100)
-            r_inf, _, params, _ = fit(rows, "free")
-            ax.plot(grid, r_inf - params[1] * grid ** (-params[2]), "-", lw=1,
-                    label=f"fit r∞ − c n^-α: r∞ = {r_inf:.3f}, α = {params[2]:.2f}")
+        if len(rows) >= 4:
+            grid = np.logspace(3, np.log10(ns.max()) + 0.5, 100)
+            r_inf, _, params, _, _ = fit(rows, "sqrt2", 1000)
+            ax.plot(grid, MODELS["sqrt2"][1](grid, *params), "-", lw=1,
+                    label=f"fit r∞ − c n^-1/2 − c₂ n^-1 (n ≥ 10³): r∞ = {r_inf:.4f}")
         ax.axhline(TARGET, color="k", ls="--", lw=0.8, label="1 + √2")
         ax.set_xscale("log")
         ax.set_xlabel("n  (m = round(4 log2 n))")

@@ -32,6 +32,7 @@ run's seeds), recorded in the result: any trial can be re-run alone with
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -389,7 +390,7 @@ def simulate_many(
     -----
     Cost per trial: ``O(m n)`` bit operations for the race (spec §4) plus the sampling:
     ``m n`` Gaussians (``"weights"``) or ``m n`` random bits (``"pattern"``). Trials are
-    processed in chunks of at most 64 MiB of masks.
+    processed in chunks of at most 64 MiB of masks (but at least one trial per core).
 
     Examples
     --------
@@ -447,7 +448,8 @@ def simulate_many(
     else:
         from . import kernels
 
-        chunk = max(1, _CHUNK_BYTES // (8 * n * _words(m)))
+        # at least one trial per core, so that large-n trials still run in parallel
+        chunk = max(os.cpu_count() or 1, _CHUNK_BYTES // (8 * n * _words(m)))
         for start in range(0, trials, chunk):
             stop = min(trials, start + chunk)
             if mode is Sampling.PATTERN:
