@@ -1,0 +1,261 @@
+"""Monte Carlo study: the engine against the theory of spec §7 and §8.
+
+* :func:`interpolation_study` — over a grid of ``(n, m)``, the empirical frequency with
+  which :func:`jumpprocess.simulate` interpolates (``sign-balanced`` labels, the paper's
+  balanced init drawn as real Gaussian weights) against the exact probability
+  :func:`theory.probability.interpolation_probability`, in standard errors
+  ``√(p(1−p)/T)`` of the exact ``p``.
+* :func:`norm_ratio_study` — the mean ratio learned / minimal squared norm (spec §8) of the
+  interpolating runs against ``n``, with its standard error (the conjecture of §8).
+
+Each trial is one call of ``simulate`` on ``sample_initialization(problem, m, init,
+seed=trial_seeds(seed, T)[t])``, so any trial can be re-run alone. Run as a script to
+print the markdown tables::
+
+    python -m theory.montecarlo --ns 10 100 1000 --ms 4:40:2 --trials 400 \\
+        --ratio-ns 100 1000 10000 100000 --ratio-trials 200 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .probability import interpolation_probability, log_interpolation_probability
+
+__all__ = [
+    "InterpolationRow",
+    "NormRatioRow",
+    "interpolation_study",
+    "norm_ratio_study",
+    "interpolation_table",
+    "norm_ratio_table",
+    "default_width",
+    "main",
+]
+
+
+@dataclass(frozen=True)
+class InterpolationRow:
+    """One ``(n, m)`` cell of :func:`interpolation_study`.
+
+    Attributes
+    ----------
+    n, m, trials : int
+    n_pos, n_neg : int
+        Positive and negative labels (``sign-balanced``: ``n // 2`` positive).
+    interpolated : int
+        Trials whose limit interpolates.
+    exact : float
+        ``P(m, n₊, n₋)`` (spec §7), rounded from the exact rational when it is affordable.
+    """
+
+    n: int
+    m: int
+    trials: int
+    n_pos: int
+    n_neg: int
+    interpolated: int
+    exact: float
+
+    @property
+    def empirical(self) -> float:
+        return self.interpolated / self.trials
+
+    @property
+    def standard_error(self) -> float:
+        """``√(p(1−p)/T)`` with the exact ``p``: the standard deviation of the frequency."""
+        return math.sqrt(self.exact * (1.0 - self.exact) / self.trials)
+
+    @property
+    def z_score(self) -> float:
+        """``(p̂ − p) / SE``; 0 when both are the same degenerate value."""
+        difference = self.empirical - self.exact
+        if self.standard_error == 0.0:
+            return 0.0 if difference == 0.0 else math.copysign(math.inf, difference)
+        return difference / self.standard_error
+
+
+@dataclass(frozen=True)
+class NormRatioRow:
+    """One ``n`` of :func:`norm_ratio_study`: ``squared_norm / min_squared_norm`` (spec §8)."""
+
+    n: int
+    m: int
+    trials: int
+    interpolated: int
+    mean_ratio: float
+    std_ratio: float
+
+    @property
+    def standard_error(self) -> float:
+        return self.std_ratio / math.sqrt(self.interpolated) if self.interpolated > 1 else math.nan
+
+
+def default_width(n: int) -> int:
+    """``round(4 log₂ n)``: the width of the §8 conjecture's simulations."""
+    return max(1, round(4 * math.log2(n)))
+
+
+def _exact_probability(m: int, n_pos: int, n_neg: int) -> float:
+    try:
+        return float(interpolation_probability(m, n_pos, n_neg))
+    except ValueError:  # too large for exact arithmetic
+        return math.exp(log_interpolation_probability(m, n_pos, n_neg))
+
+
+def _trials(problem, m: int, trials: int, seed: int, init: str):
+    from jumpprocess import sample_initialization, simulate
+    from jumpprocess.batch import trial_seeds
+
+    for trial_seed in trial_seeds(seed, trials):
+        yield simulate(problem, sample_initialization(problem, m, init, seed=int(trial_seed)))
+
+
+def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "balanced") -> tuple:
+    """Empirical interpolation frequency of the engine against the exact probability (§7).
+
+    Parameters
+    ----------
+    ns, ms : iterables of int
+        Sample sizes and widths (all pairs are run).
+    trials : int
+        Initializations per ``(n, m)``.
+    seed : int
+        Root seed: the problem of size ``n`` uses ``make_problem(n, seed=seed)`` and cell
+        ``(n, m)`` draws its trials from root seed ``(seed, n, m)``.
+    init : str
+        A sign-stable, symmetric init (``"balanced"`` or ``"output-dominated"``), the
+        setting of the formula.
+
+    Returns
+    -------
+    tuple of InterpolationRow
+    """
+    from jumpprocess import make_problem
+
+    rows = []
+    for n in ns:
+        problem = make_problem(int(n), "sign-balanced", seed=seed)
+        n_pos = int(np.sum(problem.labels > 0))
+        n_neg = int(np.sum(problem.labels < 0))
+        for m in ms:
+            cell_seed = int(np.random.SeedSequence([seed, int(n), int(m)]).generate_state(1)[0])
+            interpolated = sum(traj.interpolates for traj in _trials(problem, int(m), trials, cell_seed, init))
+            rows.append(InterpolationRow(int(n), int(m), int(trials), n_pos, n_neg, int(interpolated),
+                                         _exact_probability(int(m), n_pos, n_neg)))
+    return tuple(rows)
+
+
+def norm_ratio_study(ns, trials: int, *, widths=None, seed: int = 0, init: str = "balanced",
+                     labels: str = "sign-balanced") -> tuple:
+    """Mean learned / minimal squared norm of interpolating runs against ``n`` (spec §8).
+
+    Parameters
+    ----------
+    ns : iterable of int
+    trials : int
+    widths : iterable of int, optional
+        One width per ``n``; default :func:`default_width` (``round(4 log₂ n)``).
+    seed : int
+    init, labels : str
+        As in :func:`jumpprocess.sample_initialization` and :func:`jumpprocess.make_problem`.
+
+    Returns
+    -------
+    tuple of NormRatioRow
+    """
+    from jumpprocess import make_problem
+
+    ns = [int(n) for n in ns]
+    widths = [default_width(n) for n in ns] if widths is None else [int(m) for m in widths]
+    rows = []
+    for n, m in zip(ns, widths):
+        problem = make_problem(n, labels, seed=seed)
+        cell_seed = int(np.random.SeedSequence([seed, n, m, 8]).generate_state(1)[0])
+        ratios = [traj.norm_ratio for traj in _trials(problem, m, trials, cell_seed, init) if traj.interpolates]
+        ratios = np.asarray(ratios)
+        rows.append(NormRatioRow(n, m, int(trials), int(ratios.size),
+                                 float(ratios.mean()) if ratios.size else math.nan,
+                                 float(ratios.std(ddof=1)) if ratios.size > 1 else math.nan))
+    return tuple(rows)
+
+
+def interpolation_table(rows) -> str:
+    """Markdown table of :func:`interpolation_study` rows."""
+    lines = [
+        "| n | m | trials | interpolated | empirical | exact P (§7) | SE | z | within 3 SE |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.n} | {row.m} | {row.trials} | {row.interpolated} | {row.empirical:.4f} | {row.exact:.4f} | "
+            f"{row.standard_error:.4f} | {row.z_score:+.2f} | {'yes' if abs(row.z_score) <= 3 else '**no**'} |"
+        )
+    return "\n".join(lines)
+
+
+def norm_ratio_table(rows) -> str:
+    """Markdown table of :func:`norm_ratio_study` rows."""
+    lines = [
+        "| n | m | trials | interpolated | mean ratio learned/minimal | SE | std |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.n} | {row.m} | {row.trials} | {row.interpolated} | {row.mean_ratio:.4f} | "
+            f"{row.standard_error:.4f} | {row.std_ratio:.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def _int_range(text: str) -> list[int]:
+    """``"4:24"`` or ``"4:40:2"`` (inclusive, optional step) or ``"4"``."""
+    parts = [int(part) for part in text.split(":")]
+    if len(parts) == 1:
+        return parts
+    if len(parts) > 3 or (len(parts) == 3 and parts[2] < 1):
+        raise argparse.ArgumentTypeError(f"expected LOW:HIGH or LOW:HIGH:STEP with STEP >= 1, got {text!r}")
+    return list(range(parts[0], parts[1] + 1, parts[2] if len(parts) == 3 else 1))
+
+
+def main(argv=None) -> int:
+    """Print the Monte Carlo tables (markdown) with the command's parameters."""
+    parser = argparse.ArgumentParser(prog="python -m theory.montecarlo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ns", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--ms", type=_int_range, nargs="+", default=[list(range(4, 25))],
+                        help="widths: integers or inclusive ranges LOW:HIGH[:STEP] (default 4:24)")
+    parser.add_argument("--trials", type=int, default=400)
+    parser.add_argument("--ratio-ns", type=int, nargs="*", default=[100, 1000, 10000])
+    parser.add_argument("--ratio-trials", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    ms = sorted({m for group in args.ms for m in group})
+    import jumpprocess
+
+    print(f"jumpprocess {jumpprocess.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}; "
+          f"seed {args.seed}; labels sign-balanced, init balanced (Gaussian weights), gradient flow\n")
+    if args.ns and args.trials > 0:
+        start = time.perf_counter()
+        rows = interpolation_study(args.ns, ms, args.trials, seed=args.seed)
+        print(f"Interpolation frequency vs exact probability (spec §7), {args.trials} trials per cell "
+              f"({time.perf_counter() - start:.1f} s):\n")
+        print(interpolation_table(rows))
+        outside = sum(abs(row.z_score) > 3 for row in rows)
+        print(f"\n{len(rows) - outside} of {len(rows)} cells within 3 standard errors.\n")
+    if args.ratio_ns and args.ratio_trials > 0:
+        start = time.perf_counter()
+        rows = norm_ratio_study(args.ratio_ns, args.ratio_trials, seed=args.seed)
+        print(f"Norm ratio learned/minimal (spec §8), m = round(4 log2 n), {args.ratio_trials} trials "
+              f"({time.perf_counter() - start:.1f} s):\n")
+        print(norm_ratio_table(rows))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
