@@ -205,6 +205,31 @@ k_symbol = sp.Symbol("k", positive=True, integer=True)  #: |F|
 
 
 @functools.cache
+def _gram(size: int):
+    """``J Jᵀ / n`` at the saddle for ``size`` samples ``x_i = s_i e_i``, with its symbols."""
+    ys = sp.symbols(f"y_1:{size + 1}", real=True)
+    ss = sp.symbols(f"s_1:{size + 1}", positive=True)
+    ws = sp.symbols(f"w_1:{size + 1}", real=True)
+    outputs = [a * ws[i] * ss[i] for i in range(size)]  # a <w, s_i e_i>, active branch
+    jacobian = sp.Matrix(outputs).jacobian([a, *ws])
+    saddle = saddle_derivation()
+    # w = Σ_i (u_i / s_i²) x_i with x_i = s_i e_i, so the i-th coordinate is u_i / s_i.
+    at_saddle = {ws[i]: saddle.preactivation_expr.subs(y, ys[i]) / ss[i] for i in range(size)}
+    return sp.simplify((jacobian * jacobian.T / n).subs(at_saddle)), ys, ss
+
+
+def _unit_norm_spectrum(gram, ys, ss) -> dict:
+    """Eigenvalues of the unit-norm block in ``N = ||y_F||`` and ``n``, with multiplicities."""
+    saddle = saddle_derivation()
+    norm_y = sp.sqrt(sum(yi**2 for yi in ys))
+    spectrum = {}
+    for value, multiplicity in gram.subs({si: 1 for si in ss}).eigenvals().items():
+        value = sp.simplify(value.subs(a, saddle.output_weight_expr.subs(Q, norm_y**2)))
+        spectrum[sp.simplify(value.subs(norm_y, N))] = multiplicity
+    return spectrum
+
+
+@functools.cache
 def tangent_kernel_derivation(size: int = 3) -> TangentKernelDerivation:
     """Derive the tangent-kernel block ``K_F = J Jᵀ / n`` at a saddle (spec §5).
 
@@ -221,33 +246,24 @@ def tangent_kernel_derivation(size: int = 3) -> TangentKernelDerivation:
     """
     if size < 2:
         raise ValueError(f"size must be >= 2 to see off-diagonal entries, got {size}")
-    ys = sp.symbols(f"y_1:{size + 1}", real=True)
-    ss = sp.symbols(f"s_1:{size + 1}", positive=True)
-    ws = sp.symbols(f"w_1:{size + 1}", real=True)
-    outputs = [a * ws[i] * ss[i] for i in range(size)]  # a <w, s_i e_i>, active branch
-    jacobian = sp.Matrix(outputs).jacobian([a, *ws])
-    saddle = saddle_derivation()
-    # w = Σ_i (u_i / s_i²) x_i with x_i = s_i e_i, so the i-th coordinate is u_i / s_i.
-    at_saddle = {ws[i]: saddle.preactivation_expr.subs(y, ys[i]) / ss[i] for i in range(size)}
-    gram = sp.simplify((jacobian * jacobian.T / n).subs(at_saddle))
+    gram, ys, ss = _gram(size)
     diagonal = sp.simplify(gram[0, 0].subs({ys[0]: y, ss[0]: s}))
     off_diagonal = sp.simplify(gram[0, 1].subs({ys[0]: y, ys[1]: y2}))
     if off_diagonal.has(*ss) or diagonal.has(*ys[1:], *ss[1:]):
         raise ArithmeticError("tangent-kernel entries depend on other samples; derivation inconsistent")
-    # Unit norms: eigenvalues of the block, with a² = √Q = ||y|| substituted afterwards.
-    unit_gram = gram.subs({si: 1 for si in ss})
-    eigenvalues = unit_gram.eigenvals()
-    norm_y = sp.sqrt(sum(yi**2 for yi in ys))
-    unit_eigenvalues = {}
-    for value, multiplicity in eigenvalues.items():
-        value = sp.simplify(value.subs(a, saddle.output_weight_expr.subs(Q, norm_y**2)))
-        value = sp.simplify(value.subs(norm_y, N))
-        mult = multiplicity if multiplicity == 1 else k_symbol - (size - multiplicity)
-        unit_eigenvalues[value] = mult
+    # Unit norms: eigenvalues of the block, with a² = √Q = ||y|| substituted afterwards. A
+    # multiplicity that grows with the size is written k − c (k = |F| symbolic): compare with
+    # the block one size larger.
+    here, larger = _unit_norm_spectrum(gram, ys, ss), _unit_norm_spectrum(*_gram(size + 1))
+    if set(here) != set(larger):
+        raise ArithmeticError("the unit-norm spectrum changes form with |F|")
+    unit_eigenvalues = {
+        value: (mult if larger[value] == mult else k_symbol - (size - mult)) for value, mult in here.items()
+    }
     # |F| = 1: the block is its diagonal entry; it depends on y only through y², so it is
     # simplified for |y| (a positive symbol) and written back in terms of Abs(y).
     y_abs = sp.Symbol("y_abs", positive=True)
-    single = diagonal.subs(a, saddle.output_weight_expr.subs(Q, y**2 / s**2)).subs(y, y_abs)
+    single = diagonal.subs(a, saddle_derivation().output_weight_expr.subs(Q, y**2 / s**2)).subs(y, y_abs)
     single = sp.simplify(single).subs(y_abs, sp.Abs(y))
     return TangentKernelDerivation(diagonal, off_diagonal, unit_eigenvalues, single)
 
