@@ -208,6 +208,25 @@ def _log_cover_and_miss(m: int, n_pos: int, n_neg: int):
     return log_weight, x, log_miss
 
 
+def _log_pair(m: int, n_pos: int, n_neg: int) -> tuple[float, float]:
+    """``(ln P, ln(1 − P))``, each from the side where it is small.
+
+    Both are log-sum-exps of non-negative terms; the larger of ``P`` and ``1 − P`` (at
+    least 1/2) is then recomputed as ``log1p(−smaller)``, which is accurate and keeps both
+    logarithms <= 0 (a sum of terms rounding to just above 1 would give a log above 0).
+    """
+    from scipy.special import logsumexp
+
+    log_weight, log_cover, log_miss = _log_cover_and_miss(m, n_pos, n_neg)
+    log_p = float(logsumexp(log_weight + log_cover))
+    log_fail = float(logsumexp(log_weight + log_miss))
+    if log_p < log_fail:
+        log_fail = math.log1p(-math.exp(log_p))
+    else:
+        log_p = math.log1p(-math.exp(log_fail))
+    return log_p, log_fail
+
+
 def log_interpolation_probability(m, n_pos, n_neg) -> float:
     """``ln P(interpolation)`` in float64, stable for any sizes (spec §7).
 
@@ -223,11 +242,7 @@ def log_interpolation_probability(m, n_pos, n_neg) -> float:
     >>> round(math.exp(log_interpolation_probability(2, 1, 1)), 12)
     0.125
     """
-    from scipy.special import logsumexp
-
-    m, n_pos, n_neg = _sizes(m, n_pos, n_neg)
-    log_weight, log_cover, _ = _log_cover_and_miss(m, n_pos, n_neg)
-    return float(logsumexp(log_weight + log_cover))
+    return _log_pair(*_sizes(m, n_pos, n_neg))[0]
 
 
 def log_failure_probability(m, n_pos, n_neg) -> float:
@@ -245,11 +260,7 @@ def log_failure_probability(m, n_pos, n_neg) -> float:
     >>> log_failure_probability(0, 0, 0)
     -inf
     """
-    from scipy.special import logsumexp
-
-    m, n_pos, n_neg = _sizes(m, n_pos, n_neg)
-    log_weight, _, log_miss = _log_cover_and_miss(m, n_pos, n_neg)
-    return float(logsumexp(log_weight + log_miss))
+    return _log_pair(*_sizes(m, n_pos, n_neg))[1]
 
 
 def failure_probability(m, n_pos, n_neg) -> float:
