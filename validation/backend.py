@@ -22,6 +22,7 @@ install says which ``pip install`` fixes it (STYLE §13).
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -142,7 +143,7 @@ def check_sigmas(sigmas, dtype="float64") -> np.ndarray:
     >>> check_sigmas([1e-20], "float32")
     Traceback (most recent call last):
     ...
-    ValueError: sigma = 1e-20 is too small for float32: sigma**2 = 1e-40 underflows below the smallest normal float32 (1.1754944e-38); float32 needs sigma >= 1.08e-19 (use float64 for sigma down to 1.49e-154)
+    ValueError: sigma = 1e-20 is too small for float32: sigma**2 = 1e-40 underflows below the smallest normal float32 (1.175e-38); float32 needs sigma >= 1.08e-19 (use float64 for sigma down to 1.49e-154)
     """
     name = resolve_dtype(dtype)
     values = np.atleast_1d(np.asarray(sigmas, dtype=np.float64)).reshape(-1)
@@ -150,7 +151,7 @@ def check_sigmas(sigmas, dtype="float64") -> np.ndarray:
         raise ValueError("the list of sigmas is empty; give at least one initialization scale 0 < sigma < 1")
     tiny = float(np.finfo(DTYPES[name]).tiny)
     limit = math.sqrt(tiny)
-    for sigma in values:
+    for sigma in map(float, values):
         if not np.isfinite(sigma):
             raise ValueError(f"sigma must be finite, got {sigma}")
         if sigma <= 0 or sigma >= 1:
@@ -162,7 +163,7 @@ def check_sigmas(sigmas, dtype="float64") -> np.ndarray:
             log10_square = 2 * math.log10(sigma)
             message = (
                 f"sigma = {sigma!r} is too small for {name}: sigma**2 = 1e{log10_square:.0f} underflows below the "
-                f"smallest normal {name} ({np.finfo(DTYPES[name]).tiny}); {name} needs sigma >= {limit:.3g}"
+                f"smallest normal {name} ({float(np.finfo(DTYPES[name]).tiny):.4g}); {name} needs sigma >= {limit:.3g}"
             )
             if name != "float64":
                 message += f" (use float64 for sigma down to {smallest_sigma('float64'):.3g})"
@@ -178,7 +179,7 @@ def check_step_size(step_size) -> float:
     ValueError
         ``None``, a non-number, a non-finite value or ``η <= 0``.
     """
-    if step_size is None or isinstance(step_size, bool) or not np.isscalar(step_size):
+    if step_size is None or isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
         raise ValueError(f"step_size must be a positive number (the gradient-descent step eta), got {step_size!r}")
     eta = float(step_size)
     if not np.isfinite(eta) or eta <= 0:

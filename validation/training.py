@@ -236,7 +236,7 @@ class TrainingResult:
             elif reason == BUDGET:
                 out.append(f"step budget exhausted: loss {loss:.3g} > tolerance {tol:.3g} after {when}")
             else:
-                out.append(f"diverged: non-finite loss at {when}; the step size {self.step_size} is too large")
+                out.append(f"diverged: the loss became non-finite (overflow) at {when}; is the step size {self.step_size:g} too large?")
         return tuple(out)
 
 
