@@ -76,7 +76,7 @@ def theory_summary(n: int, m: int, delta: float, *, n_pos=None, trials=None, see
     if exact is not None:
         summary["probability"] = float(exact)
         summary["probability_digits"] = _decimal(exact)
-        summary["probability_exact"] = f"{exact.numerator}/{exact.denominator}" if exact.denominator < 10**60 else None
+        summary["probability_exact"] = f"{exact.numerator}/{exact.denominator}"
         summary["probability_method"] = "exact rational"
     else:
         summary["probability"] = math.exp(log_p)
@@ -129,7 +129,7 @@ def _text(summary: dict) -> str:
     ]
     if summary["probability_method"] == "exact rational":
         lines.append(f"P(interpolation)          {summary['probability_digits']}  (exact rational, 20 digits shown)")
-        if summary.get("probability_exact"):
+        if len(summary["probability_exact"]) <= 120:
             lines.append(f"  as a fraction           {summary['probability_exact']}")
     else:
         lines.append(f"P(interpolation)          {summary['probability']:.12g}  (log-space float64; "

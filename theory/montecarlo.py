@@ -227,7 +227,7 @@ def _int_range(text: str) -> list[int]:
 def main(argv=None) -> int:
     """Print the Monte Carlo tables (markdown) with the command's parameters."""
     parser = argparse.ArgumentParser(prog="python -m theory.montecarlo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ns", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--ns", type=int, nargs="*", default=[10, 100, 1000], help="sample sizes of the §7 table (none: skip it)")
     parser.add_argument("--ms", type=_int_range, nargs="+", default=[list(range(4, 25))],
                         help="widths: integers or inclusive ranges LOW:HIGH[:STEP] (default 4:24)")
     parser.add_argument("--trials", type=int, default=400)

@@ -1,0 +1,88 @@
+"""The ``jumpprocess theory`` subcommand: values printed are those of :mod:`theory.probability`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+
+import pytest
+
+from theory import cli, probability
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="jumpprocess")
+    cli.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+def _run(argv, capsys):
+    args = _parse(argv)
+    assert args.func is cli.run
+    code = cli.run(args)
+    return code, capsys.readouterr().out
+
+
+def test_json_output_carries_the_theory_values(capsys):
+    code, out = _run(["theory", "-n", "100", "-m", "20", "--delta", "0.01", "--trials", "20", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    exact = probability.interpolation_probability(20, 50, 50)
+    assert data["probability"] == float(exact)
+    assert data["probability_exact"] == f"{exact.numerator}/{exact.denominator}"
+    assert data["min_width"] == probability.min_width(50, 50, 0.01)
+    assert data["union_bound_width"] == math.ceil(math.log(100 / 0.01) / math.log(4 / 3))
+    assert data["asymptotic_width"] == pytest.approx(2 * math.log2(100))
+    assert data["failure_probability"] == pytest.approx(float(1 - exact), rel=1e-12)
+    assert data["union_bound_failure"] == pytest.approx(100 * 0.75**20)
+    ratio = data["norm_ratio"]
+    assert ratio["trials"] == 20 and 0 < ratio["interpolated"] <= 20
+    assert ratio["mean"] >= 1.0  # learned norm is never below the minimal one (spec §8)
+
+
+def test_text_output_for_huge_n_uses_log_space_and_skips_the_monte_carlo(capsys):
+    code, out = _run(["theory", "-n", "1000000000", "-m", "100", "--delta", "1e-6"], capsys)
+    assert code == 0
+    assert "log-space float64" in out
+    assert re.search(r"minimal width m\*\(δ=1e-06\)\s+120\b", out)
+    assert re.search(r"union-bound width\s+121\b", out)
+    assert "not estimated" in out
+    expected = math.exp(probability.log_interpolation_probability(100, 500_000_000, 500_000_000))
+    printed = float(re.search(r"P\(interpolation\)\s+([0-9.eE+-]+)", out).group(1))
+    assert printed == pytest.approx(expected, rel=1e-11)
+
+
+def test_text_output_for_small_n_prints_the_exact_fraction(capsys):
+    code, out = _run(["theory", "-n", "4", "-m", "2", "--n-pos", "1", "--trials", "0"], capsys)
+    assert code == 0
+    exact = probability.interpolation_probability(2, 1, 3)
+    assert f"{exact.numerator}/{exact.denominator}" in out
+    assert "--trials 0" in out
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["theory", "-n", "0", "-m", "3"], "n must be an integer >= 1"),
+    (["theory", "-n", "10", "-m", "-1"], "m .* non-negative integer"),
+    (["theory", "-n", "10", "-m", "3", "--delta", "1.0"], r"delta .* \(0, 1\)"),
+    (["theory", "-n", "10", "-m", "3", "--delta", "0"], r"delta .* \(0, 1\)"),
+    (["theory", "-n", "10", "-m", "3", "--n-pos", "11"], "n_pos"),
+    (["theory", "-n", "10", "-m", "3", "--trials", "-2"], "trials"),
+])
+def test_bad_input_raises_a_clear_value_error(argv, match):
+    with pytest.raises(ValueError, match=match):
+        cli.run(_parse(argv))
+
+
+def test_non_integer_width_is_rejected_by_the_parser():
+    with pytest.raises(SystemExit):
+        _parse(["theory", "-n", "10", "-m", "3.5"])
+
+
+def test_the_jumpprocess_entry_point_reports_bad_input_with_exit_code_2(capsys):
+    from jumpprocess.cli import main
+
+    assert main(["theory", "-n", "10", "-m", "3", "--delta", "2"]) == 2
+    assert "delta" in capsys.readouterr().err
+    assert main(["theory", "-n", "10", "-m", "3", "--trials", "0"]) == 0
