@@ -7,14 +7,14 @@ activations and final norm approach the limit (errors O(1/ln(1/σ))).
 
 Modules: :mod:`~validation.backend` (torch, devices, the σ range), :mod:`~validation.training`
 (the batched trainer), :mod:`~validation.observables` (what a run shows, near-ties),
-:mod:`~validation.compare` (the σ sweep, table, fit, verdict), :mod:`~validation.data`
+:mod:`~validation.comparison` (the σ sweep, table, fit, verdict), :mod:`~validation.data`
 (exactly and nearly orthogonal inputs), :mod:`~validation.figures` (PNGs) and
 :mod:`~validation.cli` (``jumpprocess validate``). torch and matplotlib are optional:
 ``pip install 'jumpprocess[validation]'``.
 """
 
 from .backend import check_sigmas, resolve_device, smallest_sigma
-from .compare import (
+from .comparison import (
     DEFAULT_SIGMAS,
     VERDICTS,
     ErrorFit,

@@ -43,7 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``validate`` subcommand to ``subparsers``; returns its parser."""
     from jumpprocess.cli import add_instance_arguments
 
-    from .compare import DEFAULT_SIGMAS
+    from .comparison import DEFAULT_SIGMAS
     from .observables import NEAR_TIE_CONSTANT
 
     parser = subparsers.add_parser(
@@ -125,7 +125,7 @@ def _flow_like_step(problem, inits) -> float:
 
 def run(args) -> int:
     """Run ``validate`` for parsed ``args``; returns the exit status (see module docstring)."""
-    from .compare import compare
+    from .comparison import compare
 
     try:
         problem, inits, inputs = build_instances(args)

@@ -1,4 +1,4 @@
-"""Figures of a :class:`~validation.compare.ValidationReport` (matplotlib, PNG).
+"""Figures of a :class:`~validation.comparison.ValidationReport` (matplotlib, PNG).
 
 * :func:`plot_loss` — loss against rescaled time ``τ = t / ln(1/σ)`` at every σ, with the
   limit's staircase of plateau losses ``(1/2n) Σ_{i∈R} y_i²`` (spec §5) on top;

@@ -63,6 +63,9 @@ class RunObservables:
         Checkpoint times ``τ`` of this run.
     losses : ndarray (C,)
         Loss at the checkpoints.
+    horizon : float
+        Rescaled time the run reached: ``inf`` if it converged (every jump of the limit
+        happened), else its stop step ``k η / ln(1/σ)``.
     """
 
     sigma: float
@@ -73,6 +76,7 @@ class RunObservables:
     stop_reason: str
     rescaled_times: np.ndarray
     losses: np.ndarray
+    horizon: float = float("inf")
 
 
 def observe(training: TrainingResult, run: int) -> RunObservables:
@@ -106,6 +110,8 @@ def observe(training: TrainingResult, run: int) -> RunObservables:
         stop_reason=training.stop_reasons[run],
         rescaled_times=training.rescaled_times[:, run],
         losses=training.losses[:, run],
+        horizon=float("inf") if training.stop_reasons[run] == "converged"
+        else float(training.stop_steps[run] * training.step_size / training.log_inverse_sigmas[run]),
     )
 
 
@@ -229,6 +235,9 @@ class RunComparison:
     plateau_loss_error : float
         ``max_p |L̂(τ_p) − L_p| / L(0)`` over the midpoints ``τ_p`` of the limit's plateaus
         and the final loss.
+    unreached_jumps : int
+        Limit jumps after the run's horizon (a run stopped by its step budget): they are
+        left out of every error above, and so are the samples they fit.
     """
 
     sigma: float
@@ -242,6 +251,7 @@ class RunComparison:
     squared_norm: float
     squared_norm_error: float
     plateau_loss_error: float
+    unreached_jumps: int = 0
 
 
 def match(observables: RunObservables, trajectory, *, near_tie_constant: float = NEAR_TIE_CONSTANT) -> RunComparison:
@@ -260,19 +270,24 @@ def match(observables: RunObservables, trajectory, *, near_tie_constant: float =
     RunComparison
     """
     times = np.asarray(trajectory.jump_times, dtype=np.float64)
-    J = len(times)
+    reached = times <= observables.horizon
+    J = int(np.count_nonzero(reached))  # reached jumps come first (times are sorted)
     L = float(np.log(1.0 / observables.sigma))
-    empirical = np.array(
-        [np.median(observables.half_fit_times[f]) if len(f) else np.nan for f in trajectory.fitted], dtype=np.float64
-    )
+    fitted = trajectory.fitted
+    empirical = np.array([np.median(observables.half_fit_times[f]) if len(f) else np.nan for f in fitted], dtype=np.float64)
+    empirical[~reached] = np.nan
     errors = empirical - times
     if J == 0:
         worst = 0.0
-    elif np.any(np.isnan(errors)):
+    elif np.any(np.isnan(errors[:J])):
         worst = float("inf")
     else:
-        worst = float(np.max(np.abs(errors)))
-    fitted_set_errors = int(np.sum(observables.fitted_by != np.asarray(trajectory.fitted_by)))
+        worst = float(np.max(np.abs(errors[:J])))
+    limit_owner = np.asarray(trajectory.fitted_by).copy()
+    compared = np.ones(len(limit_owner), dtype=bool)
+    for k in np.flatnonzero(~reached):
+        compared[fitted[k]] = False
+    fitted_set_errors = int(np.sum((observables.fitted_by != limit_owner) & compared))
 
     rate_at_jump = np.array([trajectory.rates[k, trajectory.neurons[k]] for k in range(J)], dtype=np.float64)
     order_errors = 0
@@ -282,26 +297,27 @@ def match(observables: RunObservables, trajectory, *, near_tie_constant: float =
             if times[l] - times[k] > threshold and not empirical[k] < empirical[l]:
                 order_errors += 1
 
-    owners = np.unique(observables.fitted_by[observables.fitted_by >= 0])
-    owner_times = [np.median(observables.half_fit_times[observables.fitted_by == j]) for j in owners]
+    owners = np.unique(observables.fitted_by[(observables.fitted_by >= 0) & compared])
+    owner_times = [np.median(observables.half_fit_times[(observables.fitted_by == j) & compared]) for j in owners]
     empirical_order = owners[np.argsort(owner_times, kind="stable")] if len(owners) else owners
 
-    limit_norm = float(trajectory.squared_norm)
+    ratio = trajectory.problem.labels / trajectory.problem.norms
+    limit_norm = float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in fitted[:J]))  # spec §5
     norm_error = abs(observables.squared_norm - limit_norm)
     if limit_norm > 0:
         norm_error /= limit_norm
 
     initial_loss = float(trajectory.plateau_losses[0])
     # Plateau p is [τ_{p−1}, τ_p) (τ_{−1} = 0); zero-length plateaus of simultaneous (tied)
-    # jumps have no midpoint to measure and are skipped, and so is the final one (measured
-    # by the final loss).
-    starts = np.concatenate(([0.0], times[:-1])) if J else np.zeros(0)
-    lengths = times - starts
-    usable = lengths > 1e-9 * np.maximum(times, 1.0)
+    # jumps have no midpoint to measure and are skipped, and so is the one after the last
+    # reached jump (measured by the final loss).
+    starts = np.concatenate(([0.0], times[: J - 1])) if J else np.zeros(0)
+    lengths = times[:J] - starts
+    usable = lengths > 1e-9 * np.maximum(times[:J], 1.0)
     midpoints = (starts + lengths / 2)[usable]
     predicted = trajectory.plateau_losses[:J][usable]
     measured = np.interp(midpoints, observables.rescaled_times, observables.losses) if len(midpoints) else np.zeros(0)
-    deviations = np.append(np.abs(measured - predicted), abs(observables.final_loss - trajectory.plateau_losses[-1]))
+    deviations = np.append(np.abs(measured - predicted), abs(observables.final_loss - trajectory.plateau_losses[J]))
     plateau_error = float(np.max(deviations) / initial_loss) if initial_loss > 0 else float(np.max(deviations))
 
     return RunComparison(
@@ -316,4 +332,5 @@ def match(observables: RunObservables, trajectory, *, near_tie_constant: float =
         squared_norm=observables.squared_norm,
         squared_norm_error=float(norm_error),
         plateau_loss_error=plateau_error,
+        unreached_jumps=int(len(times) - J),
     )

@@ -1,4 +1,4 @@
-"""Tests of validation.compare: real finite-σ training converges to the limit (spec §9).
+"""Tests of validation.compare (module validation.comparison): finite-σ training converges to the limit (spec §9).
 
 Instances are chosen by a rule, applied here from the engine alone (no finite-σ run is used
 to pick them): Gaussian labels, norms √n (so rates are O(1) and runs short), balanced
@@ -229,3 +229,18 @@ def test_an_initialization_of_the_wrong_size_is_refused(tiny):
     problem, _ = tiny
     with pytest.raises(ValueError, match="n = 3"):
         compare(problem, Initialization(np.ones((1, 3)), [1.0]), [1e-2], step_size=0.1, device="cpu")
+
+
+def test_jumps_beyond_the_step_budget_are_left_out_and_reported():
+    problem, inits = _instance(8, 6, 4, 0.05)
+    init = next(item for item in inits if simulate(problem, item, 0.05).num_jumps >= 2)
+    times = simulate(problem, init, 0.05).jump_times
+    sigmas = (1e-4, 1e-16)
+    # Stop the smallest σ halfway between the last two jumps (in rescaled time).
+    steps = math.ceil(0.5 * (times[-2] + times[-1]) * math.log(1e16) / 0.05)
+    report = compare(problem, init, sigmas, step_size=0.05, max_steps=steps, device="cpu")
+    last = report.initializations[0].rows[-1]
+    assert last.stop_reason == "step budget" and last.unreached_jumps == 1
+    assert last.fitted_set_errors == 0  # the samples of the unreached jump are not compared
+    assert math.isfinite(last.jump_time_error) and math.isnan(last.jump_time_errors[-1])
+    assert "beyond the time reached" in report.reason

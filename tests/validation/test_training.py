@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 import validation.backend
+import validation.comparison
 import validation.data
 import validation.observables
 import validation.training
@@ -27,7 +28,7 @@ from validation.training import lift_initialization, log_spaced_steps, train, tr
 
 
 def test_docstring_examples():
-    for module in (validation.backend, validation.training, validation.data, validation.observables):
+    for module in (validation.backend, validation.training, validation.data, validation.observables, validation.comparison):
         failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert failures == 0, module.__name__
 

@@ -130,6 +130,9 @@ class SigmaRow:
     below_orthogonality : bool
         ``σ <= max|cos(x_i, x_k)|``: the data's non-orthogonality leaks into frozen
         coordinates faster than σ (:mod:`validation.data`), the orthogonal limit need not apply.
+    unreached_jumps : int
+        Limit jumps after the time the run reached (stopped by ``max_steps``); they and
+        their samples are left out of the errors.
     """
 
     sigma: float
@@ -151,6 +154,7 @@ class SigmaRow:
     empirical_order: np.ndarray
     near_ties: int
     below_orthogonality: bool
+    unreached_jumps: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -173,6 +177,7 @@ class SigmaRow:
             "empirical_order": self.empirical_order.tolist(),
             "near_ties": self.near_ties,
             "below_orthogonality": self.below_orthogonality,
+            "unreached_jumps": self.unreached_jumps,
         }
 
 
@@ -306,7 +311,7 @@ class ValidationReport:
         ]
         header = (
             f"{'sigma':>9} {'ln(1/s)':>8} {'steps':>8} {'stop':>11} {'jump err':>9} {'flow err':>9} "
-            f"{'sets':>4} {'order':>5} {'norm err':>9} {'loss err':>9}"
+            f"{'sets':>4} {'order':>5} {'norm err':>9} {'loss err':>9} {'unreached':>9}"
         )
         for report in self.initializations:
             race = report.trajectory
@@ -322,7 +327,8 @@ class ValidationReport:
                 lines.append(
                     f"  {row.sigma:>9.2g} {row.log_inverse_sigma:>8.2f} {row.steps:>8d} {row.stop_reason:>11} "
                     f"{row.jump_time_error:>9.2e} {row.flow_jump_time_error:>9.2e} {row.fitted_set_errors:>4d} "
-                    f"{row.order_errors:>5d} {row.squared_norm_error:>9.2e} {row.plateau_loss_error:>9.2e}{flag}"
+                    f"{row.order_errors:>5d} {row.squared_norm_error:>9.2e} {row.plateau_loss_error:>9.2e} "
+                    f"{row.unreached_jumps:>9d}{flag}"
                 )
             for name, fit in (("fit", report.fit), ("flow fit", report.flow_fit)):
                 lines.append(
@@ -401,21 +407,27 @@ def _verdict(rows, race, ties, constant) -> tuple:
             envelope = max(constant * slowest / last.log_inverse_sigma, floor)
             if not last.jump_time_error <= envelope:
                 timing.append(f"the jump-time error {last.jump_time_error:.3g} exceeds c/(lambda ln(1/sigma)) = {envelope:.3g}")
+    horizon = ""
+    if last.unreached_jumps:
+        horizon = (f"; {last.unreached_jumps} of {race.num_jumps} limit jumps lie beyond the time reached within "
+                   f"max_steps at {where} and were not compared")
     if not problems and not timing:
         return "converging", (
             f"fitted sets and order match the limit at {where}; jump-time error {first.jump_time_error:.3g} -> "
-            f"{last.jump_time_error:.3g}"
+            f"{last.jump_time_error:.3g}{horizon}"
         )
     details = problems + timing
+    if np.size(getattr(race, "unstable_jumps", ())):
+        details.append(f"the limit warns: {race.status}")
     if last.stop_reason != CONVERGED:
         details.append(f"the run at {where} ended by {last.status}")
     explains = any(tie.overlapping for tie in ties) if problems else bool(ties)
     if explains:
         pairs = ", ".join(f"neurons {t.neuron}/{t.rival} at tau = {t.time:.4g} (gap {t.gap:.3g} <= {t.threshold:.3g})" for t in ties)
-        return "near-tie", "; ".join(details) + f"; near-tie(s) not resolved at these sigma: {pairs}"
+        return "near-tie", "; ".join(details) + f"; near-tie(s) not resolved at these sigma: {pairs}" + horizon
     if last.below_orthogonality:
         details.append(f"{where} is below the data's non-orthogonality, where the orthogonal limit need not apply")
-    return "mismatch", "; ".join(details)
+    return "mismatch", "; ".join(details) + horizon
 
 
 def compare(
@@ -562,6 +574,7 @@ def compare(
                     empirical_order=against_race.empirical_order,
                     near_ties=len(near_ties(race, L, near_tie_constant)),
                     below_orthogonality=bool(sigma <= cosine),
+                    unreached_jumps=against_race.unreached_jumps,
                 )
             )
         ties = near_ties(race, rows[-1].log_inverse_sigma, near_tie_constant)
