@@ -13,74 +13,56 @@ Companion to :mod:`jumpprocess` (the engine), following ``spec/limit-process.md`
 * :mod:`theory.cli` — the ``jumpprocess theory`` subcommand.
 """
 
-from .closed_forms import (
-    learned_squared_norm,
-    min_norm_derivation,
-    min_squared_norm,
-    neuron_squared_norm,
-    plateau_loss,
-    plateau_losses,
-    saddle_derivation,
-    saddle_output_weight,
-    saddle_preactivations,
-    tangent_kernel_block,
-    tangent_kernel_derivation,
-    tangent_kernel_eigenvalues,
-)
-from .predicates import (
-    Check,
-    equivariance,
-    gradient_descent_converges_to_flow,
-    interpolation_iff_coverage,
-    one_neuron_per_jump,
-    plateau_losses_strictly_decrease,
-    saddles_are_critical_points,
-    scaling_laws,
-    squared_norm_matches_closed_forms,
-)
-from .probability import (
-    asymptotic_width,
-    failure_probability,
-    forms_agree,
-    interpolation_probability,
-    interpolation_probability_inclusion_exclusion,
-    log_failure_probability,
-    log_interpolation_probability,
-    min_width,
-    union_bound_failure,
-    union_bound_width,
-)
+import importlib
 
-__all__ = [
-    "Check",
-    "asymptotic_width",
-    "equivariance",
-    "failure_probability",
-    "forms_agree",
-    "gradient_descent_converges_to_flow",
-    "interpolation_iff_coverage",
-    "interpolation_probability",
-    "interpolation_probability_inclusion_exclusion",
-    "learned_squared_norm",
-    "log_failure_probability",
-    "log_interpolation_probability",
-    "min_norm_derivation",
-    "min_squared_norm",
-    "min_width",
-    "neuron_squared_norm",
-    "one_neuron_per_jump",
-    "plateau_loss",
-    "plateau_losses",
-    "plateau_losses_strictly_decrease",
-    "saddle_derivation",
-    "saddle_output_weight",
-    "saddle_preactivations",
-    "saddles_are_critical_points",
-    "scaling_laws",
-    "squared_norm_matches_closed_forms",
-    "tangent_kernel_block",
-    "tangent_kernel_derivation",
-    "tangent_kernel_eigenvalues",
-    "union_bound_failure",
-    "union_bound_width",
-]
+# Public names and the module defining each. They are imported on first use (PEP 562), so
+# that ``import theory.cli`` (loaded by every ``jumpprocess`` command) does not pay for SymPy.
+_EXPORTS = {
+    "Check": "predicates",
+    "asymptotic_width": "probability",
+    "equivariance": "predicates",
+    "failure_probability": "probability",
+    "forms_agree": "probability",
+    "gradient_descent_converges_to_flow": "predicates",
+    "interpolation_iff_coverage": "predicates",
+    "interpolation_probability": "probability",
+    "interpolation_probability_inclusion_exclusion": "probability",
+    "learned_squared_norm": "closed_forms",
+    "log_failure_probability": "probability",
+    "log_interpolation_probability": "probability",
+    "min_norm_derivation": "closed_forms",
+    "min_squared_norm": "closed_forms",
+    "min_width": "probability",
+    "neuron_squared_norm": "closed_forms",
+    "one_neuron_per_jump": "predicates",
+    "plateau_loss": "closed_forms",
+    "plateau_losses": "closed_forms",
+    "plateau_losses_strictly_decrease": "predicates",
+    "saddle_derivation": "closed_forms",
+    "saddle_output_weight": "closed_forms",
+    "saddle_preactivations": "closed_forms",
+    "saddles_are_critical_points": "predicates",
+    "scaling_laws": "predicates",
+    "squared_norm_matches_closed_forms": "predicates",
+    "tangent_kernel_block": "closed_forms",
+    "tangent_kernel_derivation": "closed_forms",
+    "tangent_kernel_eigenvalues": "closed_forms",
+    "union_bound_failure": "probability",
+    "union_bound_width": "probability",
+}
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'theory' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+__all__ = sorted(_EXPORTS)

@@ -86,3 +86,16 @@ def test_the_jumpprocess_entry_point_reports_bad_input_with_exit_code_2(capsys):
     assert main(["theory", "-n", "10", "-m", "3", "--delta", "2"]) == 2
     assert "delta" in capsys.readouterr().err
     assert main(["theory", "-n", "10", "-m", "3", "--trials", "0"]) == 0
+
+
+def test_package_exports_resolve_and_the_cli_does_not_import_sympy():
+    import subprocess
+    import sys
+
+    import theory
+
+    for name in theory.__all__:
+        assert callable(getattr(theory, name)), name
+    code = "import sys, theory.cli; print('sympy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"  # every `jumpprocess` command loads theory.cli
