@@ -21,7 +21,8 @@ Verdict (per initialization; the report's verdict is the worst of them):
   inversion outside near-ties, every limit jump happened, and the jump-time error
   decreased: ``error(σ_min) <= max(error(σ_max) / DECREASE_FACTOR, ERROR_FLOOR · max(1, τ_J))``
   (with a single σ: the error is within the near-tie envelope ``c · max_k(1/λ_k) / ln(1/σ)``);
-* ``"near-tie"`` — not converging, but the limit has an overlapping exact tie, or a
+* ``"near-tie"`` — not converging, but the limit has an overlapping exact tie (other than
+  a benign one, :func:`benign_ties`, where fitted sets are compared up to relabeling), or a
   near-tie at σ_min (:func:`~validation.observables.near_ties`) that explains what
   differs (an overlapping one for fitted sets; any for order and times): the limit is not
   resolved at these σ;
@@ -52,6 +53,7 @@ __all__ = [
     "ErrorFit",
     "InitializationReport",
     "ValidationReport",
+    "benign_ties",
     "compare",
     "fit_error",
 ]
@@ -118,6 +120,9 @@ class SigmaRow:
     flow_jump_time_error : float
         Against the gradient-flow race.
     fitted_set_errors, flow_fitted_set_errors : int
+    partition_errors : int
+        Fitted-set errors up to relabeling neurons (which neuron fits a group may be
+        decided by prefactors in a benign tie, see :func:`benign_ties`).
     order_errors : int
     squared_norm, squared_norm_error : float
     plateau_loss_error : float
@@ -155,6 +160,7 @@ class SigmaRow:
     near_ties: int
     below_orthogonality: bool
     unreached_jumps: int = 0
+    partition_errors: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -178,6 +184,7 @@ class SigmaRow:
             "near_ties": self.near_ties,
             "below_orthogonality": self.below_orthogonality,
             "unreached_jumps": self.unreached_jumps,
+            "partition_errors": self.partition_errors,
         }
 
 
@@ -193,8 +200,8 @@ class InitializationReport:
     rows : tuple of SigmaRow
         Largest σ first.
     fit, flow_fit : ErrorFit
-        Jump-time error against ``1/ln(1/σ)``, for the race of the training step and for
-        gradient flow.
+        Jump-time error against ``1/ln(1/σ)``, for the race of the training step (over the
+        jumps reached at every σ) and for gradient flow.
     near_ties : tuple of NearTie
         Near-ties of the race at the smallest σ.
     trajectory, flow_trajectory : jumpprocess.Trajectory
@@ -382,14 +389,52 @@ def _rate_distortion(flow, step_size) -> float:
     return float(np.max(1.0 - np.log1p(x) / x))
 
 
-def _verdict(rows, race, ties, constant) -> tuple:
+def benign_ties(trajectory) -> bool:
+    """Whether every overlapping exact tie of ``trajectory`` is between neurons whose
+    remaining sets ``G_j ∩ R`` are *identical*.
+
+    Such ties are not rare even with continuous labels: two neurons with the same good set
+    have the same rate and start at the same exponent −1, so they tie exactly (spec §4).
+    Whichever wins fits the same set with the same saddle function (spec §5) and the other
+    is left with nothing to fit: the trajectory in function space is determined, only the
+    neuron's index is not (finite σ picks it by the prefactors).
+    """
+    if not trajectory.ambiguous:
+        return True
+    remaining = trajectory.problem.labels != 0
+    good = trajectory.good_sets
+    for k, event in enumerate(trajectory.events):
+        if event.overlapping:
+            mine = good[event.neuron] & remaining
+            if any(not np.array_equal(mine, good[j] & remaining) for j in event.tied_with):
+                return False
+        remaining[trajectory.fitted[k]] = False
+    return True
+
+
+def _common_errors(rows, num_jumps) -> np.ndarray:
+    """Per row, ``max |τ̂_k − τ_k|`` over the jumps every row reached (the fit and the
+    decrease test compare like with like when a step cap hides late jumps at small σ)."""
+    common = num_jumps - max(row.unreached_jumps for row in rows)
+    if common == num_jumps:
+        return np.array([row.jump_time_error for row in rows])
+    out = []
+    for row in rows:
+        errors = np.abs(row.jump_time_errors[:common])
+        out.append(0.0 if common == 0 else (float("inf") if np.any(np.isnan(errors)) else float(errors.max())))
+    return np.array(out)
+
+
+def _verdict(rows, race, ties, constant, common) -> tuple:
     first, last = rows[0], rows[-1]
     where = f"sigma = {last.sigma:.3g}"
-    if race.ambiguous:
+    benign = race.ambiguous and benign_ties(race)
+    if race.ambiguous and not benign:
         return "near-tie", f"the limit itself is undetermined: {race.status}"
     problems, timing = [], []
-    if last.fitted_set_errors:
-        problems.append(f"{last.fitted_set_errors} sample(s) fitted by another neuron than in the limit at {where}")
+    set_errors = last.partition_errors if benign else last.fitted_set_errors
+    if set_errors:
+        problems.append(f"{set_errors} sample(s) fitted by another neuron than in the limit at {where}")
     if last.order_errors:
         timing.append(f"{last.order_errors} activation pair(s) in the wrong order at {where}")
     if not math.isfinite(last.jump_time_error):
@@ -397,10 +442,10 @@ def _verdict(rows, race, ties, constant) -> tuple:
     else:
         floor = ERROR_FLOOR * max(1.0, race.final_time)
         if len(rows) >= 2:
-            if not last.jump_time_error <= max(first.jump_time_error / DECREASE_FACTOR, floor):
+            if not common[-1] <= max(common[0] / DECREASE_FACTOR, floor):
                 timing.append(
-                    f"the jump-time error did not shrink by {DECREASE_FACTOR:g}x: {first.jump_time_error:.3g} at "
-                    f"sigma = {first.sigma:.3g}, {last.jump_time_error:.3g} at {where}"
+                    f"the jump-time error did not shrink by {DECREASE_FACTOR:g}x: {common[0]:.3g} at "
+                    f"sigma = {first.sigma:.3g}, {common[-1]:.3g} at {where}"
                 )
         elif race.num_jumps:
             slowest = max(1.0 / race.rates[k, race.neurons[k]] for k in range(race.num_jumps))
@@ -411,10 +456,16 @@ def _verdict(rows, race, ties, constant) -> tuple:
     if last.unreached_jumps:
         horizon = (f"; {last.unreached_jumps} of {race.num_jumps} limit jumps lie beyond the time reached within "
                    f"max_steps at {where} and were not compared")
+    if benign:
+        horizon += (
+            "; the limit has an exact tie between neurons with identical remaining sets (benign: the fitted sets "
+            "are determined, which neuron fits them is decided by prefactors), so fitted sets were compared up to "
+            "relabeling neurons"
+        )
     if not problems and not timing:
         return "converging", (
-            f"fitted sets and order match the limit at {where}; jump-time error {first.jump_time_error:.3g} -> "
-            f"{last.jump_time_error:.3g}{horizon}"
+            f"fitted sets and order match the limit at {where}; jump-time error {common[0]:.3g} -> "
+            f"{common[-1]:.3g}{horizon}"
         )
     details = problems + timing
     if np.size(getattr(race, "unstable_jumps", ())):
@@ -575,17 +626,19 @@ def compare(
                     near_ties=len(near_ties(race, L, near_tie_constant)),
                     below_orthogonality=bool(sigma <= cosine),
                     unreached_jumps=against_race.unreached_jumps,
+                    partition_errors=against_race.partition_errors,
                 )
             )
         ties = near_ties(race, rows[-1].log_inverse_sigma, near_tie_constant)
-        verdict, reason = _verdict(rows, race, ties, near_tie_constant)
+        common = _common_errors(rows, race.num_jumps)
+        verdict, reason = _verdict(rows, race, ties, near_tie_constant, common)
         reports.append(
             InitializationReport(
                 index=b,
                 verdict=verdict,
                 reason=reason,
                 rows=tuple(rows),
-                fit=fit_error(sigma_values, [row.jump_time_error for row in rows]),
+                fit=fit_error(sigma_values, common),
                 flow_fit=fit_error(sigma_values, [row.flow_jump_time_error for row in rows]),
                 near_ties=ties,
                 trajectory=race,

@@ -235,9 +235,13 @@ class RunComparison:
     plateau_loss_error : float
         ``max_p |L̂(τ_p) − L_p| / L(0)`` over the midpoints ``τ_p`` of the limit's plateaus
         and the final loss.
+    partition_errors : int
+        Samples whose *group* (the samples fitted together with them, by whichever neuron)
+        differs from the limit's: ``fitted_set_errors`` up to relabeling the neurons.
     unreached_jumps : int
-        Limit jumps after the run's horizon (a run stopped by its step budget): they are
-        left out of every error above, and so are the samples they fit.
+        Limit jumps that a run stopped by its step budget may not have reached (``τ_k +
+        c/(λ_k ln(1/σ))`` beyond its horizon): they are left out of every error above, and
+        so are the samples they fit.
     """
 
     sigma: float
@@ -252,6 +256,16 @@ class RunComparison:
     squared_norm_error: float
     plateau_loss_error: float
     unreached_jumps: int = 0
+    partition_errors: int = 0
+
+
+def _group_labels(owner: np.ndarray) -> np.ndarray:
+    """Each sample's group as the smallest sample index fitted by the same neuron (−1: none)."""
+    labels = np.full(owner.shape, -1, dtype=np.int64)
+    for j in np.unique(owner[owner >= 0]):
+        members = np.flatnonzero(owner == j)
+        labels[members] = members[0]
+    return labels
 
 
 def match(observables: RunObservables, trajectory, *, near_tie_constant: float = NEAR_TIE_CONSTANT) -> RunComparison:
@@ -270,9 +284,14 @@ def match(observables: RunObservables, trajectory, *, near_tie_constant: float =
     RunComparison
     """
     times = np.asarray(trajectory.jump_times, dtype=np.float64)
-    reached = times <= observables.horizon
-    J = int(np.count_nonzero(reached))  # reached jumps come first (times are sorted)
     L = float(np.log(1.0 / observables.sigma))
+    # A jump counts as reached when even its finite-σ delay, up to c / (λ_k ln(1/σ)), fits
+    # before the horizon; reached jumps form a prefix (times are sorted).
+    jump_rates = np.array([trajectory.rates[k, trajectory.neurons[k]] for k in range(len(times))], dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        delays = near_tie_constant / (jump_rates * L)
+    reached = np.cumprod(times + delays <= observables.horizon).astype(bool)
+    J = int(np.count_nonzero(reached))
     fitted = trajectory.fitted
     empirical = np.array([np.median(observables.half_fit_times[f]) if len(f) else np.nan for f in fitted], dtype=np.float64)
     empirical[~reached] = np.nan
@@ -288,8 +307,11 @@ def match(observables: RunObservables, trajectory, *, near_tie_constant: float =
     for k in np.flatnonzero(~reached):
         compared[fitted[k]] = False
     fitted_set_errors = int(np.sum((observables.fitted_by != limit_owner) & compared))
+    limit_groups = _group_labels(np.where(compared, limit_owner, -1))
+    empirical_groups = _group_labels(np.where(compared, observables.fitted_by, -1))
+    partition_errors = int(np.sum((limit_groups != empirical_groups) & compared))
 
-    rate_at_jump = np.array([trajectory.rates[k, trajectory.neurons[k]] for k in range(J)], dtype=np.float64)
+    rate_at_jump = jump_rates[:J]
     order_errors = 0
     for k in range(J):
         for l in range(k + 1, J):
@@ -333,4 +355,5 @@ def match(observables: RunObservables, trajectory, *, near_tie_constant: float =
         squared_norm_error=float(norm_error),
         plateau_loss_error=plateau_error,
         unreached_jumps=int(len(times) - J),
+        partition_errors=partition_errors,
     )

@@ -244,3 +244,21 @@ def test_jumps_beyond_the_step_budget_are_left_out_and_reported():
     assert last.fitted_set_errors == 0  # the samples of the unreached jump are not compared
     assert math.isfinite(last.jump_time_error) and math.isnan(last.jump_time_errors[-1])
     assert "beyond the time reached" in report.reason
+
+
+def test_a_benign_exact_tie_is_compared_up_to_relabeling():
+    """Neurons 0 and 1 have the same good set {1, 4}: same rate, same start, an exact
+    overlapping tie (so even Gaussian labels give exact ties, spec §6); either neuron fits
+    the same set, so the fitted sets are determined and compared up to relabeling."""
+    from validation.comparison import benign_ties
+
+    labels = np.random.default_rng(0).standard_normal(6)
+    problem = OrthogonalProblem(labels, np.full(6, math.sqrt(6)))
+    init = sample_initialization(problem, 4, "balanced", seed=1)
+    limit = simulate(problem, init, 0.05)
+    assert limit.ambiguous and benign_ties(limit)
+    assert np.array_equal(limit.good_sets[0], limit.good_sets[1])
+    report = compare(problem, init, (1e-2, 1e-16, 1e-64), step_size=0.05, device="cpu")
+    assert report.verdict == "converging", report.table()
+    assert report.initializations[0].rows[-1].partition_errors == 0
+    assert "benign" in report.reason
