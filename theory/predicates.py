@@ -386,12 +386,14 @@ def scaling_laws(problem, init, factor: float, *, step_size=None, simulate=None,
     simulate = simulate or _default_simulate()
     base = simulate(problem, init, step_size)
     scaled_step = None if step_size is None else step_size / factor
+    # (what is scaled, scaled copy, factor on squared norms, factor on plateau losses);
+    # jump times are divided by the factor in both cases.
     cases = (
-        ("labels", 1.0, factor, factor**2, _scaled_copy(problem, init, factor, 1.0)),
-        ("norms", 1.0 / factor, 1.0, 1.0, _scaled_copy(problem, init, 1.0, factor)),
+        ("labels", _scaled_copy(problem, init, factor, 1.0), factor, factor**2),
+        ("norms", _scaled_copy(problem, init, 1.0, factor), 1.0 / factor, 1.0),
     )
     horizon = _first_overlap_time(base)
-    for name, norm_ratio, sq_norm_ratio_labels, loss_ratio, (scaled_problem, scaled_init) in cases:
+    for name, (scaled_problem, scaled_init), norm_factor, loss_factor in cases:
         run = simulate(scaled_problem, scaled_init, scaled_step)
         expected = {j: (t / factor, f) for j, (t, f) in _activation_map(base, horizon).items()}
         actual = _activation_map(run, _first_overlap_time(run))
@@ -402,10 +404,10 @@ def scaling_laws(problem, init, factor: float, *, step_size=None, simulate=None,
             return _verdict(statement, {"scaled": name, "ambiguous": bool(run.ambiguous), "expected": bool(base.ambiguous)})
         if np.isfinite(horizon):
             continue  # after an overlapping tie the race's convention, not the limit, decides
-        squared = base.squared_norm * (sq_norm_ratio_labels if name == "labels" else norm_ratio)
+        squared = base.squared_norm * norm_factor
         if abs(run.squared_norm - squared) > rtol * squared:
             return _verdict(statement, {"scaled": name, "squared_norm": float(run.squared_norm), "expected": float(squared)})
-        losses = np.asarray(base.plateau_losses) * loss_ratio
+        losses = np.asarray(base.plateau_losses) * loss_factor
         if not np.allclose(run.plateau_losses, losses, rtol=rtol, atol=0.0):
             return _verdict(statement, {"scaled": name, "plateau_losses": run.plateau_losses.tolist(), "expected": losses.tolist()})
     return _verdict(statement, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import numpy as np
@@ -22,13 +23,10 @@ from theory import probability as P
 
 
 def _ln(value: Fraction) -> float:
-    """ln of a positive rational, accurate for huge numerators and denominators."""
-    shift = max(value.numerator.bit_length(), value.denominator.bit_length()) - 1000
-    if shift > 0:
-        return math.log(value.numerator >> max(0, value.numerator.bit_length() - 1000)) - math.log(
-            value.denominator >> max(0, value.denominator.bit_length() - 1000)) + (
-            max(0, value.numerator.bit_length() - 1000) - max(0, value.denominator.bit_length() - 1000)) * math.log(2)
-    return math.log(value.numerator) - math.log(value.denominator)
+    """ln of a positive rational to 60 digits (then rounded): a reference for the floats."""
+    with localcontext() as context:
+        context.prec = 60
+        return float(Decimal(value.numerator).ln() - Decimal(value.denominator).ln())
 
 
 def _brute_force(m: int, n_pos: int, n_neg: int) -> Fraction:
@@ -187,3 +185,19 @@ def test_bad_input_gets_a_clear_value_error(call, match):
 
 def test_numpy_integers_are_accepted():
     assert P.interpolation_probability(np.int64(3), np.int32(2), np.uint8(1)) == P.interpolation_probability(3, 2, 1)
+
+
+def test_monte_carlo_study_runs_and_agrees_on_a_small_grid(capsys):
+    """Seeded, so deterministic: engine frequencies within 3 SE of the exact probability."""
+    from theory import montecarlo
+
+    rows = montecarlo.interpolation_study([6, 12], [3, 8, 14], 200, seed=1)
+    assert [(row.n, row.m) for row in rows] == [(n, m) for n in (6, 12) for m in (3, 8, 14)]
+    for row in rows:
+        assert row.exact == pytest.approx(float(P.interpolation_probability(row.m, row.n_pos, row.n_neg)), rel=1e-10)
+        assert abs(row.z_score) <= 3, row
+    ratios = montecarlo.norm_ratio_study([16], 20, seed=1)
+    assert ratios[0].m == montecarlo.default_width(16) == 16 and ratios[0].mean_ratio >= 1.0
+    assert montecarlo.main(["--ns", "6", "--ms", "3:5:2", "--trials", "10", "--ratio-ns", "8", "--ratio-trials", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "| 6 | 3 | 10 |" in out and "| 6 | 5 | 10 |" in out and "| 8 | 12 | 5 |" in out
