@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -50,6 +51,9 @@ __all__ = ["Alignment", "align", "check_step_size"]
 #: is degenerate: its growing and decaying modes balance to within rounding).
 MAX_ALIGNMENT_STEPS = 10_000_000
 _HEAD = 512  # columns whose negative part tightens the cheap sign-stability bound
+_EPS = float(np.finfo(np.float64).eps)
+_TINY = float(np.finfo(np.float64).tiny)
+_SAFE_LOW, _SAFE_HIGH = 2.0**-900, 2.0**900  # squares outside this range are re-checked exactly
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,32 +145,33 @@ def _sign_stable_pass(problem, init, signs, good) -> np.ndarray:
     """The sign-stable shortcut for every neuron where it provably applies (spec §3).
 
     A neuron is sign-stable under gradient flow when ``C_j = ā_j² − Σ_{Ū_ji>0} z_ji² >= 0``
-    (module notes). The cheap sufficient test ``ā_j² >= Σ_i z_ji²`` (all coordinates: one
-    fused multiply-add pass, no temporaries) settles most neurons, and for example every
-    balanced or output-dominated one, since ``ā_j² >= ||w̄_j||² >= Σ_i z_ji²``; the rows that
-    fail it get the exact test. For the stable ones ``sgn_j = sign(ā_j)`` and
-    ``G_j = {i : Ū_ji > 0, sgn_j y_i > 0}``, written into ``signs`` and ``good``.
+    (module notes). The cheap sufficient test ``ā_j² >= Σ_i z_ji² − Σ_{i<h, Ū_ji<0} z_ji²``
+    (one fused multiply-add pass, inflated by the worst-case summation error) settles
+    most neurons, and every balanced or output-dominated one drawn by this package
+    (:func:`~jumpprocess.balanced_init` rounds ``|ā|`` up so that ``|ā| >= ||w̄||`` holds
+    exactly). Rows that fail it, or whose squares leave the normal float range, get the
+    exact sign of ``C_j`` (:func:`_exact_sign_of_energy`). For the stable ones
+    ``sgn_j = sign(ā_j)`` and ``G_j = {i : Ū_ji > 0, sgn_j y_i > 0}``.
     Returns the mask of stable neurons.
     """
     a = init.output_weights
     U = init.preactivations
     n = problem.n
     inv_sq = problem.norms**-2.0
-    if np.all(problem.norms == 1.0):
-        total_sq = np.einsum("ji,ji->j", U, U)
-    else:
-        total_sq = np.einsum("ji,ji,i->j", U, U, inv_sq)
-    # Rigorous cheap bound: Σ_{Ū>0} z² <= Σ_i z² − Σ_{i<h, Ū<0} z² (all terms >= 0), with
-    # each computed sum inflated/deflated by the worst-case summation error (k-1)·u·Σ.
-    head = min(n, _HEAD)
-    U_head = U[:, :head]
-    negative_head = np.einsum("ji,ji,i->j", np.minimum(U_head, 0.0), np.minimum(U_head, 0.0), inv_sq[:head])
-    u = np.finfo(np.float64).eps
-    bound = total_sq * (1 + 2 * n * u) - negative_head * (1 - 2 * head * u)
-    stable = a * a >= bound
+    with np.errstate(over="ignore", under="ignore"):
+        if np.all(problem.norms == 1.0):
+            total_sq = np.einsum("ji,ji->j", U, U)
+        else:
+            total_sq = np.einsum("ji,ji,i->j", U, U, inv_sq)
+        head = min(n, _HEAD)
+        U_head = U[:, :head]
+        negative_head = np.einsum("ji,ji,i->j", np.minimum(U_head, 0.0), np.minimum(U_head, 0.0), inv_sq[:head])
+        bound = total_sq * (1 + 4 * (n + 4) * _EPS) - negative_head * (1 - 4 * (head + 4) * _EPS)
+        a_sq = a * a
+    normal = (a_sq >= _SAFE_LOW) & (a_sq <= _SAFE_HIGH) & (total_sq >= _SAFE_LOW) & (total_sq <= _SAFE_HIGH)
+    stable = normal & (a_sq >= bound)
     for j in np.flatnonzero(~stable):
-        z = np.maximum(U[j], 0.0) / problem.norms
-        stable[j] = a[j] * a[j] >= z @ z
+        stable[j] = _exact_sign_of_energy(a[j], U[j], problem.norms) >= 0
     sgn = np.sign(a).astype(np.int8)
     positive, negative = problem.labels > 0, problem.labels < 0
     np.greater(U, 0.0, out=good)
@@ -181,67 +186,166 @@ def _sign_stable_pass(problem, init, signs, good) -> np.ndarray:
     return stable
 
 
+def _power_of_two_above(x: float) -> float:
+    """A power of two >= x > 0: dividing by it rescales exactly (no rounding)."""
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(x)[1])))
+
+
+def _certain_sign(value: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Sign of ``value`` where ``|value| > bound`` (it is then certain), else 2 (undecided)."""
+    return np.where(np.abs(value) > bound, np.sign(value), 2).astype(np.int8)
+
+
+def _exact_sign_of_energy(a0: float, U_row: np.ndarray, norms: np.ndarray) -> int:
+    """The sign of ``C = a0² − Σ_{U_i>0} (U_i/s_i)²``, exactly for the given floats.
+
+    A float evaluation on power-of-two-rescaled values with a rigorous error bound decides
+    almost always; otherwise the sum is redone in rational arithmetic.
+    """
+    positive = U_row > 0
+    z = U_row[positive] / norms[positive]
+    scale = _power_of_two_above(max(abs(a0), float(np.max(z, initial=0.0))))
+    a, zs = a0 / scale, z / scale
+    energy = float(zs @ zs)
+    value = a * a - energy
+    if abs(value) > 8 * (z.size + 4) * _EPS * (a * a + energy) + _TINY:
+        return int(np.sign(value))
+    exact = Fraction(a0) ** 2 - sum(
+        (Fraction(float(u)) / Fraction(float(s))) ** 2 for u, s in zip(U_row[positive], norms[positive])
+    )
+    return (exact > 0) - (exact < 0)
+
+
 def _flow_outcome(problem, preactivations, a0) -> tuple[int, np.ndarray]:
-    """Exact gradient-flow outcome of one neuron that is not sign-stable (module notes)."""
+    """Exact gradient-flow outcome of one neuron that is not sign-stable (module notes).
+
+    In the frame where Φ increases (direction ``sign(ā)``), decaying coordinates die at
+    thresholds ``θ_1 <= θ_2 <= ...``. With ``V = C + Q`` convex (module notes), a turn
+    exists iff ``min V <= 0``, and coordinate k died before the turn iff ``V(θ_k) >= 0`` and
+    ``V'(θ_k) < 0`` (on the decreasing branch, up to the first root; a coordinate reaching
+    0 at the very instant a does is dead, as in the spec's event procedure). No root
+    is computed: only signs, decided in floats with error bounds, or exactly
+    (:func:`_flow_outcome_exact`) when a bound does not decide.
+    """
     n = problem.n
-    v = problem.signal
-    z0 = preactivations / problem.norms
-    alive = (preactivations > 0) & (v != 0)
+    v_all = problem.signal
+    alive = (preactivations > 0) & (v_all != 0)
     good = np.zeros(n, dtype=bool)
-    C = a0 * a0 - float(np.sum(z0[alive] ** 2))
-    q0 = float(np.sum(v[alive] * z0[alive]))
-    if a0 != 0:
-        direction = 1 if a0 > 0 else -1
-    elif q0 != 0:
-        direction = 1 if q0 > 0 else -1  # a starts at 0 with da/dt = q0/n: no later turn
-    else:
-        return 0, good  # a = 0 and no drive: the neuron never moves
-    turn = _first_root(C, v * direction, z0, alive) if a0 != 0 else None
-    if turn is None:
-        good[alive & (v * direction > 0)] = True
+    idx = np.flatnonzero(alive)
+    if idx.size == 0:
+        return int(np.sign(a0)), good
+    z = preactivations[idx] / problem.norms[idx]
+    v = v_all[idx]
+    z_scale = _power_of_two_above(max(abs(a0), float(z.max())))
+    v_scale = _power_of_two_above(float(np.abs(v).max()))
+    a, z, v = a0 / z_scale, z / z_scale, v / v_scale  # exact rescaling (scale-free phase)
+    k_bound = 8 * (idx.size + 8) * _EPS
+    if a == 0:
+        q0 = float(v @ z)
+        q_sign = _certain_sign(np.array([q0]), np.array([k_bound * float(np.abs(v) @ z) + _TINY]))[0]
+        if q_sign == 2:
+            return _flow_outcome_exact(problem, preactivations, a0)
+        if q_sign == 0:
+            return 0, good  # a = 0 and no drive: the neuron never moves
+        good[idx[v * q_sign > 0]] = True  # a starts at 0 with da/dt = q0/n: no later turn
+        return int(q_sign), good
+    direction = 1 if a > 0 else -1
+    w = v * direction
+    grow, decay = w > 0, w < 0
+    G2, G1 = float(w[grow] @ w[grow]), float(w[grow] @ z[grow])
+    wd, zd = -w[decay], z[decay]  # wd > 0
+    theta = zd / wd
+    order = np.argsort(theta, kind="stable")
+    theta, wd, zd = theta[order], wd[order], zd[order]
+    # After the k-th death (k = 1..K): D_k = Σ_{i<=k} z_i², alive decaying i > k.
+    D = np.cumsum(zd * zd)
+    S2 = np.concatenate((np.cumsum((wd * wd)[::-1])[::-1][1:], [0.0]))
+    S1 = np.concatenate((np.cumsum((-wd * zd)[::-1])[::-1][1:], [0.0]))
+    S1_abs = np.concatenate((np.cumsum((wd * zd)[::-1])[::-1][1:], [0.0]))
+    A2, A1 = G2 + S2, G1 + S1
+    a2 = a * a
+    value = a2 - D + theta * (A2 * theta + 2 * A1)
+    slope = A2 * theta + A1
+    magnitude = a2 + D + theta * (A2 * theta + 2 * (G1 + S1_abs))
+    value_sign = _certain_sign(value, k_bound * magnitude + _TINY)
+    slope_sign = _certain_sign(slope, k_bound * (A2 * theta + G1 + S1_abs) + _TINY)
+    # interior minima: segment k in [θ_k, θ_{k+1}] (θ_0 = 0), sums after k deaths
+    seg_D = np.concatenate(([0.0], D))
+    seg_A2 = np.concatenate(([G2 + float(wd @ wd)], A2))
+    seg_A1 = np.concatenate(([G1 - float(wd @ zd)], A1))
+    seg_A1_abs = np.concatenate(([G1 + float(wd @ zd)], G1 + S1_abs))
+    left = np.concatenate(([0.0], theta))
+    right = np.concatenate((theta, [np.inf]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = np.where(seg_A2 > 0, -seg_A1 / seg_A2, np.inf)
+    inside = (seg_A2 > 0) & (centre > left) & (centre < right)
+    depth = seg_A2 * (a2 - seg_D) - seg_A1 * seg_A1  # < 0 ⇔ the interior minimum is < 0
+    depth_sign = _certain_sign(depth, k_bound * (seg_A2 * (a2 + seg_D) + seg_A1_abs**2) + _TINY)
+    relevant_depth = depth_sign[inside]
+    if np.any(value_sign == 2) or np.any(relevant_depth == 2) or np.any((value_sign >= 0) & (slope_sign == 2)):
+        return _flow_outcome_exact(problem, preactivations, a0)
+    turns = bool(np.any(value_sign <= 0) or np.any(relevant_depth <= 0))
+    if not turns:
+        good[idx[grow]] = True
         return direction, good
-    # After the (unique) turn the neuron grows with sign −direction on the samples that
-    # were decaying before the turn and had not died by Φ = turn.
-    decaying = alive & (v * direction < 0)
-    survived = decaying & (z0 / np.abs(np.where(v == 0, 1.0, v)) > turn)
-    good[survived] = True
+    died = (value_sign >= 0) & (slope_sign < 0)  # reaching 0 at the turn itself is dying (relu'(0) = 0)
+    survivors = np.flatnonzero(decay)[order[~died]]
+    good[idx[survivors]] = True
     return -direction, good
 
 
-def _first_root(C: float, v: np.ndarray, z0: np.ndarray, alive: np.ndarray) -> float | None:
-    """First Φ > 0 with ``C + Q(Φ) = 0`` while Φ increases (frame where motion is +).
-
-    Decaying coordinates (``v_i < 0``) die at ``θ_i = z_i(0)/|v_i|`` in increasing order;
-    on the segment after the k-th death, ``Q`` is the quadratic
-    ``A2 Φ² + 2 A1 Φ + A0`` of the sums over the alive set. Because ``C + Q`` is convex,
-    its first root lies on the segment where it crosses zero going down, at that
-    segment's smaller root. Returns ``None`` when ``C + Q > 0`` for all Φ > 0.
-    """
-    if C >= 0:
-        return None
-    growing = alive & (v > 0)
-    decaying = alive & (v < 0)
-    vd, zd = v[decaying], z0[decaying]
-    theta = zd / -vd
-    order = np.argsort(theta, kind="stable")
-    theta, vd, zd = theta[order], vd[order], zd[order]
-    # Suffix sums: segment k (k = 0..K) has decaying coordinates k..K-1 alive.
-    def suffix(x):
-        out = np.zeros(x.size + 1)
-        out[:-1] = np.cumsum(x[::-1])[::-1]
-        return out
-
-    A2 = float(np.sum(v[growing] ** 2)) + suffix(vd * vd)
-    A1 = float(np.sum(v[growing] * z0[growing])) + suffix(vd * zd)
-    A0 = float(np.sum(z0[growing] ** 2)) + suffix(zd * zd)
-    left = np.concatenate(([0.0], theta))
-    right = np.concatenate((theta, [np.inf]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        disc = A1 * A1 - A2 * (A0 + C)
-        root = (-A1 - np.sqrt(disc)) / A2
-    valid = (A2 > 0) & (disc >= 0) & (root >= left) & (root <= right) & (root > 0)
-    hits = np.flatnonzero(valid)
-    return float(root[hits[0]]) if hits.size else None
+def _flow_outcome_exact(problem, preactivations, a0) -> tuple[int, np.ndarray]:
+    """:func:`_flow_outcome` in rational arithmetic (used only when a float bound is undecided)."""
+    n = problem.n
+    good = np.zeros(n, dtype=bool)
+    alive = np.flatnonzero((preactivations > 0) & (problem.signal != 0))
+    if alive.size == 0:
+        return int(np.sign(a0)), good
+    z = {i: Fraction(float(preactivations[i])) / Fraction(float(problem.norms[i])) for i in alive}
+    v = {i: Fraction(float(problem.labels[i])) * Fraction(float(problem.norms[i])) for i in alive}
+    a = Fraction(float(a0))
+    if a == 0:
+        q = sum(v[i] * z[i] for i in alive)
+        if q == 0:
+            return 0, good
+        direction = 1 if q > 0 else -1
+        good[[i for i in alive if v[i] * direction > 0]] = True
+        return direction, good
+    direction = 1 if a > 0 else -1
+    grow = [i for i in alive if v[i] * direction > 0]
+    decay = sorted((i for i in alive if v[i] * direction < 0), key=lambda i: z[i] / abs(v[i]))
+    G2 = sum((v[i] ** 2 for i in grow), Fraction(0))
+    G1 = sum((abs(v[i]) * z[i] for i in grow), Fraction(0))
+    S2 = sum((v[i] ** 2 for i in decay), Fraction(0))
+    S1 = -sum((abs(v[i]) * z[i] for i in decay), Fraction(0))  # Σ w z with w = −|v|
+    D = Fraction(0)
+    turns, died = False, []
+    # segment 0 interior minimum
+    A2, A1 = G2 + S2, G1 + S1
+    previous = Fraction(0)
+    for i in decay:
+        theta = z[i] / abs(v[i])
+        if A2 > 0 and previous < -A1 / A2 < theta and A2 * (a * a - D) - A1 * A1 <= 0:
+            turns = True
+        D += z[i] ** 2
+        S2 -= v[i] ** 2
+        S1 += abs(v[i]) * z[i]
+        A2, A1 = G2 + S2, G1 + S1
+        value = a * a - D + theta * (A2 * theta + 2 * A1)
+        if value <= 0:
+            turns = True
+        if value >= 0 and A2 * theta + A1 < 0:
+            died.append(i)
+        previous = theta
+    if A2 > 0 and -A1 / A2 > previous and A2 * (a * a - D) - A1 * A1 <= 0:
+        turns = True
+    if not turns:
+        good[grow] = True
+        return direction, good
+    good[[i for i in decay if i not in set(died)]] = True
+    return -direction, good
 
 
 def _descent_outcomes(problem, init, eta, signs, good) -> None:
@@ -281,13 +385,13 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
     loop = kernel if kernel is not None else _descent_loop_numpy
     settled = loop(a, *arrays, float(eta), float(n), MAX_ALIGNMENT_STEPS, dead_up, dead_dn)
     if not settled.all():
-        raise RuntimeError(
-            f"gradient-descent alignment did not settle in {MAX_ALIGNMENT_STEPS} steps for neurons "
-            f"{np.flatnonzero(~settled).tolist()[:10]} (degenerate initialization?)"
+        raise ValueError(
+            f"step_size = {eta!r} is too small for the exact gradient-descent alignment: neurons "
+            f"{np.flatnonzero(~settled).tolist()[:10]} did not settle in {MAX_ALIGNMENT_STEPS} steps "
+            "(it needs about 1/(η λ) of them); use gradient flow (step_size=None), whose limit the "
+            "gradient-descent one approaches as η → 0"
         )
-    no_alive = (dead_up == n_up) & (dead_dn == n_dn)
-    signs[:] = np.sign(a).astype(np.int8)
-    signs[no_alive & (a == 0)] = 0
+    signs[:] = np.sign(a).astype(np.int8)  # a == 0 here only for a neuron that never moves
     for j in range(m):
         if signs[j] == 0:
             continue
@@ -319,6 +423,7 @@ def _descent_loop_numpy(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn,
         up_done = dead_up == n_up
         dn_done = dead_dn == n_dn
         settled = ((a > 0) & (q >= 0) & up_done) | ((a < 0) & (q <= 0) & dn_done) | (up_done & dn_done)
+        settled |= (a == 0) & (q == 0)  # no motion at all: the neuron never moves (sign 0)
         if settled.all():
             break
         moving = ~settled
@@ -350,7 +455,7 @@ def _descent_loop_scalar(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn
             q = S1 + S2 * phi
             up_done = du == n_up[j]
             dn_done = dd == n_dn[j]
-            if (aj > 0 and q >= 0 and up_done) or (aj < 0 and q <= 0 and dn_done) or (up_done and dn_done):
+            if (aj > 0 and q >= 0 and up_done) or (aj < 0 and q <= 0 and dn_done) or (up_done and dn_done) or (aj == 0 and q == 0):
                 settled[j] = True
                 break
             a_next = aj + eta * q / n

@@ -160,12 +160,29 @@ def _check_m(m) -> int:
     return int(m)
 
 
+def _round_up(hidden: np.ndarray, n: int, dim: int) -> np.ndarray:
+    """``||w̄_j||`` times ``1 + 16 (n + d + 4) ε``: at least the exact norm of the rounded ``Ū``.
+
+    ``ā_j = ±||w̄_j||`` computed in floats lands on either side of the exact value, and the
+    σ→0 limit is discontinuous exactly there (``C_j = 0``, spec §3): a rounded-down
+    ``|ā_j|`` can make a neuron with no good set turn and fit the other sign. Rounding
+    up by more than the worst-case error keeps the sampler inside the sign-stable law
+    the paper and spec §7 assume (a relative change below 1e-9 for d, n <= 10^5).
+    """
+    return hidden * (1.0 + 16.0 * (n + dim + 4) * np.finfo(np.float64).eps)
+
+
 def balanced_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:
-    """The paper's balanced init: ``ā_j = ε_j ||w̄_j||`` with fair signs ``ε_j``."""
+    """The paper's balanced init: ``ā_j = ε_j ||w̄_j||`` with fair signs ``ε_j``.
+
+    ``|ā_j|`` is rounded up by a relative ``16 (n + d + 4) ε`` so that ``|ā_j| >= ||w̄_j||``
+    holds exactly despite rounding (see :func:`_round_up`).
+    """
     m = _check_m(m)
     U, hidden, W = _draw_hidden(problem, m, rng, inputs, d)
     signs = np.where(rng.random(m) < 0.5, 1.0, -1.0)
-    return Initialization(U, signs * hidden, hidden, W)
+    dim = W.shape[1] if W is not None else (problem.n if d is None else int(d))
+    return Initialization(U, signs * _round_up(hidden, problem.n, dim), hidden, W)
 
 
 def output_dominated_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:

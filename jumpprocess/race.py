@@ -27,6 +27,7 @@ first rule is then a documented convention, not a prediction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +97,7 @@ def rates_from_sums(sums: np.ndarray, n: int, step_size: float | None) -> np.nda
     return np.log1p(step_size * lam) / step_size
 
 
+_RECOMPUTE_BELOW = 1e-6  # a remaining sum below this fraction of its start is recomputed exactly
 _UNPACK_BELOW = 2048  # fewer columns than this: unpacking bits beats 256-bin histograms
 
 
@@ -198,6 +200,7 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
     uniform = covered_weights.size == 0 or bool(np.all(covered_weights == covered_weights[0]))
     unit = float(covered_weights[0]) if covered_weights.size else 0.0
     sums = counts * unit if uniform else _byte_row_sums(packed[:, covered], covered_weights, m)
+    initial_sums = sums.copy()
     remaining = covered.copy()  # mask over the current columns
     live = int(remaining.sum())
 
@@ -250,6 +253,10 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
             sums = counts * unit
         else:
             sums[counts == 0] = 0.0
+            # Subtraction loses the small remainder of a large sum (relative error about
+            # ε·S_initial/S_remaining): recompute such sums from the remaining samples.
+            for j in np.flatnonzero((counts > 0) & (sums <= _RECOMPUTE_BELOW * initial_sums)):
+                sums[j] = math.fsum(weights[_bit(packed, j) & remaining])
         rate = rates_from_sums(np.maximum(sums, 0.0), n, step_size)
     J = len(events)
     return RaceResult(

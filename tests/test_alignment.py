@@ -120,3 +120,58 @@ def test_descent_loops_numpy_and_compiled_are_bit_identical(eta):
         alignment._KERNEL_CACHE["kernel"] = kernel
     np.testing.assert_array_equal(compiled.signs, plain.signs)
     np.testing.assert_array_equal(compiled.good_sets, plain.good_sets)
+
+
+# Counter-examples found by an independent review (exact answers from mpmath at 80 digits
+# of spec §3's event-driven procedure on the exact float inputs, and direct integration of
+# the m × n system at small σ). Each broke an earlier, rounding-sensitive version.
+@pytest.mark.parametrize(
+    "labels, norms, U, a0, sign, good",
+    [
+        pytest.param([1, -1], None, [0.5, 1.0], 1e-9, -1, [1], id="tiny-a0-turns"),
+        pytest.param([-1, -1], None, [1.8873284742182985, 7.63399798811112e-17], 1.714747259958027e-08, -1, [0],
+                     id="cancellation-turn-after-death"),
+        pytest.param([-1, -1], None, [3.930992842365699, 7.861985684731397], 7.861985684731397, -1, [0, 1],
+                     id="turn-within-rounding-of-a-death"),
+        pytest.param([-1, -1], None, [1.0, 2.0**-27], 1.0, -1, [0], id="C-is-minus-2^-54"),
+        pytest.param([-1], [3.0], [1.0], 1 / 3, -1, [0], id="C-negative-by-rounding-of-one-third"),
+        pytest.param([-1, -1], None, [0.6697622424138441, 0.047730061058076194], 0.6714608105405918, 1, [],
+                     id="C-positive-1e-17-no-turn"),
+        pytest.param([-1], None, [2e-170], 1e-170, -1, [0], id="underflow-scale"),
+        pytest.param([-1], None, [2e200], 1e200, -1, [0], id="overflow-scale"),
+        pytest.param([-1, -1], None, [0.75, 1.5], 1.5, -1, [1], id="turn-exactly-at-a-death-kills-it"),
+    ],
+)
+def test_flow_alignment_is_exact_near_degenerate_inputs(labels, norms, U, a0, sign, good):
+    problem = OrthogonalProblem(labels, norms)
+    out = align(problem, Initialization([U], [a0]))
+    assert int(out.signs[0]) == sign
+    assert np.flatnonzero(out.good_sets[0]).tolist() == good
+
+
+def test_balanced_sampler_is_sign_stable_exactly():
+    """Rounded ā = ±||w̄|| fell on either side of C = 0, where the limit is discontinuous:
+    with y = (−1, −1) some neurons 'turned' and fitted samples the §3 law says they cannot."""
+    problem = OrthogonalProblem([-1.0, -1.0])
+    for seed in range(300):
+        init = sample_initialization(problem, 2, "balanced", seed=seed)
+        out = align(problem, init)
+        assert out.sign_stable.all()
+        np.testing.assert_array_equal(out.good_sets, (init.preactivations > 0) & (np.sign(init.output_weights)[:, None] < 0))
+
+
+def test_gradient_descent_neuron_without_drive_is_dead_and_tiny_steps_are_refused():
+    problem = OrthogonalProblem([1.0, -1.0])
+    out = align(problem, Initialization([[1.0, 1.0]], [0.0]), step_size=0.1)  # a = 0, q = 1 - 1 = 0
+    assert out.signs[0] == 0 and not out.good_sets.any()
+    from jumpprocess import alignment
+
+    problem = make_problem(20, "gaussian", seed=1)
+    init = sample_initialization(problem, 8, "gaussian", seed=2)
+    limit = alignment.MAX_ALIGNMENT_STEPS
+    alignment.MAX_ALIGNMENT_STEPS = 1000
+    try:
+        with pytest.raises(ValueError, match="too small for the exact gradient-descent alignment"):
+            align(problem, init, step_size=1e-6)
+    finally:
+        alignment.MAX_ALIGNMENT_STEPS = limit

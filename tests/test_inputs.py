@@ -88,7 +88,8 @@ def test_sampler_with_inputs_matches_reduced_coordinates_and_laws():
         np.testing.assert_allclose(init.preactivations, init.input_weights @ X.T, rtol=1e-12)
         np.testing.assert_allclose(init.hidden_norms, np.linalg.norm(init.input_weights, axis=1))
         if kind == "balanced":
-            np.testing.assert_allclose(np.abs(init.output_weights), init.hidden_norms)
+            np.testing.assert_allclose(np.abs(init.output_weights), init.hidden_norms, rtol=1e-9)
+            assert np.all(np.abs(init.output_weights) >= init.hidden_norms)
         if kind == "output-dominated":
             assert np.all(np.abs(init.output_weights) > init.hidden_norms)
         if kind != "gaussian":

@@ -93,3 +93,15 @@ def test_empty_width_and_run_race_direct():
     assert traj.plateau_losses.tolist() == [0.5]
     result = run_race(np.zeros((3, 5), bool), np.ones(5), 5)
     assert result.events == () and result.exponents.shape == (0, 3)
+
+
+def test_remaining_sums_survive_cancellation():
+    """Review counter-example: after neuron 1 fits sample 0, S_0 = (1e10 + 1e-10) − 1e10
+    computed to 0 with sample 1 left, and neuron 0 'jumped' at τ = inf (exactly: 14.9989)."""
+    labels = np.array([1e5, 1e-5, 1e3])
+    good = np.array([[1, 1, 0], [1, 0, 1]], dtype=bool)
+    result = run_race(good, labels**2, 3)
+    jumps, _ = reference_race(good, labels, np.ones(3))
+    assert [e.neuron for e in result.events] == [k for _, k, _ in jumps]
+    assert all(np.isfinite(e.time) for e in result.events)
+    np.testing.assert_allclose([e.time for e in result.events], [t for t, _, _ in jumps], rtol=1e-9)
