@@ -140,7 +140,8 @@ def plot_neuron_norms(report, init_index: int = 0, axes=None):
     left.set_xlabel("τ")
     left.set_ylabel("|θ_j| = (a_j² + ||w_j||²)^½")
     left.set_title(f"neuron norms at σ = {report.sigmas[-1]:.0e}")
-    left.legend(fontsize=7)
+    if m:
+        left.legend(fontsize=7)
     grid = np.linspace(0.0, tau_max, 400)
     limit = limit_exponents(race, grid)
     for s in range(S):
