@@ -9,6 +9,7 @@ jumps to its saddle value.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
@@ -107,13 +108,12 @@ class Trajectory:
     @cached_property
     def plateau_losses(self) -> np.ndarray:
         """``(1/2n) Σ_{i∈R} y_i²`` on each plateau (length J + 1; spec §5)."""
+        # Suffix sums of positive terms (uncovered mass + what later jumps fit): no
+        # cancellation, unlike total − cumulative fitted mass.
         y2 = self.problem.labels**2
-        fitted_mass = np.array([y2[f].sum() for f in self.fitted])
-        total = y2.sum()
-        remaining = total - np.concatenate(([0.0], np.cumsum(fitted_mass)))
-        losses = np.maximum(remaining, 0.0) / (2 * self.problem.n)
-        losses[-1] = y2[self.uncovered].sum() / (2 * self.problem.n)  # exact final value
-        return losses
+        masses = [math.fsum(y2[self.uncovered])] + [math.fsum(y2[f]) for f in reversed(self.fitted)]
+        remaining = np.cumsum(masses)[::-1]
+        return remaining / (2 * self.problem.n)
 
     @cached_property
     def interpolates(self) -> bool:
