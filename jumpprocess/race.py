@@ -56,6 +56,11 @@ class JumpEvent:
         Other neurons whose candidate time equals this one within ``TIE_RTOL``.
     overlapping : bool
         Whether the tie group's remaining sets overlapped (the limit is then ambiguous).
+    identical : bool
+        Whether they were moreover all identical: then the fitted set, the function, the
+        losses and every later time are determined, and only which of the tied neurons
+        carries the fit is not (for continuous labels this is the only kind of tie
+        with positive probability: neurons sharing a good set).
     """
 
     time: float
@@ -63,6 +68,7 @@ class JumpEvent:
     fitted: np.ndarray
     tied_with: tuple = ()
     overlapping: bool = False
+    identical: bool = False
 
     def __post_init__(self):
         fitted = np.array(self.fitted, dtype=np.int64).reshape(-1)
@@ -74,7 +80,8 @@ class JumpEvent:
         if not isinstance(other, JumpEvent):
             return NotImplemented
         return (self.time == other.time and self.neuron == other.neuron and self.tied_with == other.tied_with
-                and self.overlapping == other.overlapping and np.array_equal(self.fitted, other.fitted))
+                and self.overlapping == other.overlapping and self.identical == other.identical
+                and np.array_equal(self.fitted, other.fitted))
 
     __hash__ = None
 
@@ -222,12 +229,11 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
         exponent[group] = 0.0
         np.minimum(exponent, 0.0, out=exponent)  # rounding never pushes a waiting neuron past 0
         tau = jump_time
-        overlapping = False
+        overlapping = identical = False
         if group.size > 1:
-            members = np.zeros(columns.size, dtype=np.int64)
-            for k in group:
-                members += _bit(packed, k) & remaining
-            overlapping = bool(np.any(members > 1))
+            sets = [_bit(packed, k) & remaining for k in group]
+            overlapping = bool(np.any(np.sum(sets, axis=0) > 1))
+            identical = overlapping and all(np.array_equal(sets[0], other) for other in sets[1:])
         for k in group:
             in_fit = _bit(packed, k) & remaining
             hits = np.flatnonzero(in_fit)
@@ -241,7 +247,7 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
             live -= hits.size
             active[k] = True
             tied = tuple(int(j) for j in group if j != k)
-            events.append(JumpEvent(float(jump_time), int(k), columns[hits], tied, overlapping))
+            events.append(JumpEvent(float(jump_time), int(k), columns[hits], tied, overlapping, identical))
             exponents.append(exponent.copy())
             if len(rates) < len(exponents):  # later members of a tie group: zero-length plateau
                 rates.append(rates[-1])

@@ -131,6 +131,15 @@ class Trajectory:
         """Whether an overlapping tie made the limit undetermined by the race (spec §6)."""
         return any(event.overlapping for event in self.events)
 
+    @cached_property
+    def function_determined(self) -> bool:
+        """Whether the learned function, losses and times are determined despite ties.
+
+        True unless some overlapping tie had non-identical remaining sets (then which
+        samples each neuron fits, and everything after, depends on O(1) prefactors).
+        """
+        return all(event.identical for event in self.events if event.overlapping)
+
     # ---- derived results --------------------------------------------------------------
     @property
     def m(self) -> int:
@@ -265,10 +274,9 @@ class Trajectory:
         if self.ambiguous:
             first = next(e for e in self.events if e.overlapping)
             group = sorted((first.neuron,) + first.tied_with)
-            parts.append(
-                f"ambiguous tie at τ = {first.time:.6g} (neurons {', '.join(map(str, group))} overlap; "
-                "resolved lowest index first)"
-            )
+            how = ("have identical remaining sets: function and losses determined, not which neuron fits"
+                   if first.identical else "overlap; resolved lowest index first")
+            parts.append(f"ambiguous tie at τ = {first.time:.6g} (neurons {', '.join(map(str, group))} {how})")
         if self.interpolates:
             parts.append("interpolated")
         else:
@@ -358,7 +366,7 @@ class Trajectory:
             "good_sets": [np.flatnonzero(row).tolist() for row in self.good_sets],
             "events": [
                 {"time": e.time, "neuron": e.neuron, "fitted": e.fitted.tolist(),
-                 "tied_with": list(e.tied_with), "overlapping": e.overlapping}
+                 "tied_with": list(e.tied_with), "overlapping": e.overlapping, "identical": e.identical}
                 for e in self.events
             ],
             "exponents": self.exponents.tolist(),
@@ -384,7 +392,8 @@ class Trajectory:
         for j, row in enumerate(data["good_sets"]):
             good[j, row] = True
         events = tuple(
-            JumpEvent(float(e["time"]), int(e["neuron"]), e["fitted"], e["tied_with"], bool(e["overlapping"]))
+            JumpEvent(float(e["time"]), int(e["neuron"]), e["fitted"], e["tied_with"], bool(e["overlapping"]),
+                      bool(e.get("identical", False)))
             for e in data["events"]
         )
         J = len(events)

@@ -105,3 +105,18 @@ def test_remaining_sums_survive_cancellation():
     assert [e.neuron for e in result.events] == [k for _, k, _ in jumps]
     assert all(np.isfinite(e.time) for e in result.events)
     np.testing.assert_allclose([e.time for e in result.events], [t for t, _, _ in jumps], rtol=1e-9)
+
+
+def test_identical_set_ties_are_flagged_as_determined():
+    problem = OrthogonalProblem([1.0, 1.0, -1.0])
+    same = Initialization([[1.0, 1.0, -1.0], [1.0, 1.0, -1.0]], [2.0, 2.0])
+    traj = simulate(problem, same)
+    assert traj.ambiguous and traj.events[0].identical and traj.function_determined
+    assert "identical remaining sets" in traj.status
+    partial = Initialization([[1.0, 1.0, -1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0]], [2.0, 2.0, 2.0])
+    # neuron 0: {0, 1} (rate √2/3) jumps first; then 1 and 2 each have nothing left
+    assert simulate(problem, partial).function_determined
+    t2 = simulate(OrthogonalProblem([1.0, 1.0, -1.0, 1.0]), Initialization(
+        [[1.0, 1.0, -1.0, -1.0], [1.0, -1.0, -1.0, 1.0]], [2.0, 2.0]))
+    # G_0 = {0, 1}, G_1 = {0, 3}: equal rates, overlapping on sample 0, not identical
+    assert t2.ambiguous and not t2.events[0].identical and not t2.function_determined
