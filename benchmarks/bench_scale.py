@@ -11,10 +11,11 @@
    ``simulate`` (Gaussian weights).
 4. The limit engine against direct finite-σ gradient descent of the real network
    (``jumpprocess.reference.gradient_descent``, σ = 1e-16, step η, until every sample is
-   fitted) on the same instances (default n = 100, m = 16 and n = 300, m = 32, η = 1):
+   fitted) on the same instances (default n:m:η = 100:16:1, 300:32:1, 1000:40:1, 1000:40:0.1):
    the speed ratio, measured in this run.
 
-Usage: ``python benchmarks/bench_scale.py [--quick] [--repeats R]``. The machine is
+Usage: ``python benchmarks/bench_scale.py [--quick] [--repeats R] [--gd n:m:η ...]`` (the default
+η = 0.1 instance alone runs gradient descent for 2–20 minutes, depending on load). The machine is
 shared: the load average is printed with the context, and timings are medians.
 """
 
@@ -156,7 +157,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-weights-1e6", action="store_true", help="skip the ~15 s Gaussian sampling at n = 1e6")
-    parser.add_argument("--gd", nargs="+", default=["100:16:1.0", "300:32:1.0"],
+    parser.add_argument("--gd", nargs="+", default=["100:16:1.0", "300:32:1.0", "1000:40:1.0", "1000:40:0.1"],
                         help="gradient-descent comparison instances n:m:η")
     args = parser.parse_args(argv)
 

@@ -167,7 +167,7 @@ def main(argv=None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, (ax, gap) = plt.subplots(1, 2, figsize=(11, 4))
         ns = np.array([r["n"] for r in rows], dtype=float)
         ax.errorbar(ns, [r["mean"] for r in rows], yerr=[1.96 * r["se"] for r in rows], fmt="o", capsize=3,
                     label="mean ratio (interpolating trials), 95% CI")
@@ -183,6 +183,16 @@ def main(argv=None) -> int:
         ax.set_xlabel("n  (m = round(4 log2 n))")
         ax.set_ylabel("learned / minimal squared norm")
         ax.legend(fontsize=7)
+        means = np.array([r["mean"] for r in rows])
+        half = np.array([1.96 * r["se"] for r in rows])
+        gap.errorbar(ns, TARGET - means, yerr=half, fmt="o", capsize=3, label="1 + √2 − mean ratio (95% CI)")
+        anchor = TARGET - means[-1]
+        gap.plot(ns, anchor * (ns / ns[-1]) ** -0.5, "k:", lw=1, label="slope −1/2 (through the last point)")
+        gap.set_xscale("log")
+        gap.set_yscale("log")
+        gap.set_xlabel("n")
+        gap.set_ylabel("distance to 1 + √2")
+        gap.legend(fontsize=7)
         fig.tight_layout()
         path = os.path.join(args.output, "norm_ratio_study.png")
         fig.savefig(path, dpi=130)

@@ -6,9 +6,10 @@ sample ``i`` in its good set ``G_j`` in trial ``t`` (``W = ⌈m/64⌉`` words pe
 With this layout
 
 * the initial per-neuron counts ``c_j = |G_j|`` and sums ``S_j = Σ_{i∈G_j} (y_i s_i)²`` cost
-  one pass over the set bits, ``O(m n / 4)`` on average for sign-stable inits;
+  one branch-free (vectorized) pass over each sample's ``m`` bits;
 * fitting ``F = G_k ∩ R`` subtracts each fitted sample's bits once, so over the whole race
-  every set bit is read twice: ``O(m n)`` per trial, the bound of spec §4;
+  every sample's word is read twice: ``O(m n)`` per trial, the bound of spec §4 (the sums
+  are skipped when all weights are equal: then ``S_j = c_j × weight`` exactly);
 * finding ``G_k ∩ R`` scans the remaining samples only (kept as a compacted index list).
 
 :func:`race_summaries` reproduces :func:`jumpprocess.race.run_race` decision by decision:
