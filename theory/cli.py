@@ -76,7 +76,15 @@ def theory_summary(n: int, m: int, delta: float, *, n_pos=None, trials=None, see
     if exact is not None:
         summary["probability"] = float(exact)
         summary["probability_digits"] = _decimal(exact)
-        summary["probability_exact"] = f"{exact.numerator}/{exact.denominator}"
+        # Python refuses to print integers of more than 4300 digits: show the exact
+        # rational only when it fits, else its size (the value itself is exact above).
+        if max(exact.numerator.bit_length(), exact.denominator.bit_length()) < 14_000:
+            summary["probability_exact"] = f"{exact.numerator}/{exact.denominator}"
+        else:
+            summary["probability_exact"] = (
+                f"(a rational with a {exact.denominator.bit_length()}-bit denominator; "
+                "theory.interpolation_probability returns it as a Fraction)"
+            )
         summary["probability_method"] = "exact rational"
     else:
         summary["probability"] = math.exp(log_p)

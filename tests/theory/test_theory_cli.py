@@ -99,3 +99,19 @@ def test_package_exports_resolve_and_the_cli_does_not_import_sympy():
     code = "import sys, theory.cli; print('sympy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"  # every `jumpprocess` command loads theory.cli
+
+
+def test_large_exact_probability_prints_without_huge_integer_strings(capsys):
+    """n = 1000, m = 40: the exact rational has ~ thousands of digits (a crash once)."""
+    from jumpprocess.cli import main
+
+    import math
+    import re
+
+    from theory.probability import log_interpolation_probability
+
+    assert main(["theory", "-n", "1000", "-m", "40", "--trials", "0"]) == 0
+    out = capsys.readouterr().out
+    printed = float(re.search(r"P\(interpolation\)\s+([0-9.]+)", out).group(1))
+    # the exact rational's digits agree with the independent log-space evaluation
+    assert printed == pytest.approx(math.exp(log_interpolation_probability(40, 500, 500)), rel=1e-12)
