@@ -58,7 +58,7 @@ __all__ = [
 #: Per-trial fields of a :class:`BatchSummary`, each an array of length ``trials``.
 SUMMARY_FIELDS = (
     "seeds", "interpolates", "num_jumps", "first_time", "final_time", "squared_norm",
-    "norm_ratio", "uncovered", "ambiguous", "num_tie_groups",
+    "norm_ratio", "uncovered", "ambiguous", "function_determined", "num_tie_groups",
 )
 
 #: Budget, in bytes, for the sample-major masks of one chunk of trials.
@@ -108,7 +108,10 @@ class BatchSummary:
     uncovered : ndarray of int
         Number of samples never fitted.
     ambiguous : ndarray of bool
-        An overlapping tie left the limit undetermined (spec §6).
+        An overlapping tie occurred (spec §6): which neuron fits what is a convention.
+    function_determined : ndarray of bool
+        Every overlapping tie had identical remaining sets, so the learned function,
+        losses, times and squared norm are determined anyway (``Trajectory.function_determined``).
     num_tie_groups : ndarray of int
         Jump times at which two or more neurons tied (spec §6).
     trajectories : tuple of Trajectory or None
@@ -131,6 +134,7 @@ class BatchSummary:
     min_squared_norm: float
     uncovered: np.ndarray
     ambiguous: np.ndarray
+    function_determined: np.ndarray
     num_tie_groups: np.ndarray
     trajectories: tuple | None = field(default=None, repr=False)
 
@@ -427,6 +431,7 @@ def simulate_many(
     raw = np.zeros((trials, 4))  # num_jumps, first_time, final_time, squared_norm
     fitted = np.zeros(trials, dtype=np.int64)
     ambiguous = np.zeros(trials, dtype=bool)
+    undetermined = np.zeros(trials, dtype=bool)
     ties = np.zeros(trials, dtype=np.int64)
     trajectories = [] if keep_trajectories else None
 
@@ -444,7 +449,7 @@ def simulate_many(
             else:
                 good_sets = align(problem, initialization(t), eta).good_sets
             race = run_race(good_sets, signal_sq, n, eta)
-            raw[t], fitted[t], ambiguous[t], ties[t] = _summarize_events(race.events, ratio)
+            raw[t], fitted[t], ambiguous[t], ties[t], undetermined[t] = _summarize_events(race.events, ratio)
     else:
         from . import kernels
 
@@ -469,6 +474,7 @@ def simulate_many(
             fitted[start:stop] = out[:, 4].astype(np.int64)
             ambiguous[start:stop] = out[:, 5] != 0
             ties[start:stop] = out[:, 6].astype(np.int64)
+            undetermined[start:stop] = out[:, 7] != 0
     if keep_trajectories:
         from .engine import simulate
 
@@ -482,7 +488,7 @@ def simulate_many(
         n=n, m=m, init=kind.value, step_size=eta, sampling=mode.value, seed=seed, seeds=seeds,
         interpolates=fitted == nonzero, num_jumps=raw[:, 0].astype(np.int64), first_time=raw[:, 1].copy(),
         final_time=raw[:, 2].copy(), squared_norm=squared, norm_ratio=norm_ratio, min_squared_norm=min_sq,
-        uncovered=nonzero - fitted, ambiguous=ambiguous, num_tie_groups=ties, trajectories=trajectories,
+        uncovered=nonzero - fitted, ambiguous=ambiguous, function_determined=~undetermined, num_tie_groups=ties, trajectories=trajectories,
     )
 
 
@@ -496,12 +502,13 @@ def _unpack(good: np.ndarray, m: int) -> np.ndarray:
     return bits.view(bool)
 
 
-def _summarize_events(events, ratio) -> tuple[np.ndarray, int, bool, int]:
+def _summarize_events(events, ratio) -> tuple[np.ndarray, int, bool, int, bool]:
     """Summary of one race from its events (the numpy reference path)."""
     if not events:
-        return np.array([0.0, np.nan, 0.0, 0.0]), 0, False, 0
+        return np.array([0.0, np.nan, 0.0, 0.0]), 0, False, 0, False
     squared = float(sum(2.0 * np.sqrt(np.sum(ratio[list(e.fitted)] ** 2)) for e in events))
     groups = {(e.time, tuple(sorted((e.neuron,) + tuple(e.tied_with)))) for e in events if e.tied_with}
     fitted = sum(len(e.fitted) for e in events)
     return (np.array([len(events), events[0].time, events[-1].time, squared], dtype=DTYPE), fitted,
-            any(e.overlapping for e in events), len(groups))
+            any(e.overlapping for e in events), len(groups),
+            any(e.overlapping and not e.identical for e in events))

@@ -38,7 +38,12 @@ from .precision import TIE_RTOL
 __all__ = ["available", "race_summaries", "masks_from_weights", "pack_sample_major", "select_signs", "SUMMARY_COLUMNS"]
 
 #: Columns of the float matrix returned by :func:`race_summaries`, in order.
-SUMMARY_COLUMNS = ("num_jumps", "first_time", "final_time", "squared_norm", "fitted", "ambiguous", "num_tie_groups")
+SUMMARY_COLUMNS = ("num_jumps", "first_time", "final_time", "squared_norm", "fitted", "ambiguous", "num_tie_groups",
+                   "undetermined")
+
+#: A non-uniform sum that fell below this fraction of its anchor is recomputed from the
+#: remaining samples (as ``run_race`` does): subtraction error stays below ~eps/1e-3.
+_RECOMPUTE_BELOW = 1e-3
 
 _TIE_RTOL = float(TIE_RTOL)
 
@@ -70,6 +75,7 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
     n, words = good.shape
     counts = np.zeros(m, dtype=np.int64)
     sums = np.zeros(m)
+    anchors = np.zeros(m)
     remaining = np.empty(n, dtype=np.int64)
     live = 0
     first_weight = 0.0
@@ -90,6 +96,7 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
             live += 1
     rate = np.zeros(m)
     for j in range(m):
+        anchors[j] = sums[j]
         s = counts[j] * first_weight if uniform else sums[j]
         lam = np.sqrt(max(s, 0.0)) / n
         rate[j] = lam if step_size <= 0.0 else np.log1p(step_size * lam) / step_size
@@ -103,6 +110,7 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
     squared_norm = 0.0
     fitted_total = 0
     ambiguous = False
+    undetermined = False
     tie_groups = 0
     while True:
         first = np.inf
@@ -134,7 +142,11 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
                 exponent[j] = 0.0
         tau = jump_time
         if size > 1:
+            # overlapping: some remaining sample in two members' sets; identical: every
+            # remaining sample in none or all of them (then the function is determined)
             tie_groups += 1
+            overlap = False
+            identical = True
             for r in range(live):
                 i = remaining[r]
                 hits = 0
@@ -143,8 +155,13 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
                     if (good[i, k >> 6] >> np.uint64(k & 63)) & np.uint64(1):
                         hits += 1
                 if hits > 1:
-                    ambiguous = True
-                    break
+                    overlap = True
+                if hits != 0 and hits != size:
+                    identical = False
+            if overlap:
+                ambiguous = True
+                if not identical:
+                    undetermined = True
         for g in range(size):
             k = group[g]
             in_group[k] = False
@@ -180,6 +197,16 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
             else:
                 if counts[j] == 0:
                     sums[j] = 0.0
+                elif sums[j] <= _RECOMPUTE_BELOW * anchors[j]:
+                    total = 0.0
+                    word_index = j >> 6
+                    shift = np.uint64(j & 63)
+                    for r in range(live):
+                        i = remaining[r]
+                        if (good[i, word_index] >> shift) & np.uint64(1):
+                            total += weights[i]
+                    sums[j] = total
+                    anchors[j] = total
                 s = sums[j]
             lam = np.sqrt(max(s, 0.0)) / n
             rate[j] = lam if step_size <= 0.0 else np.log1p(step_size * lam) / step_size
@@ -190,11 +217,12 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
     out[4] = fitted_total
     out[5] = 1.0 if ambiguous else 0.0
     out[6] = tie_groups
+    out[7] = 1.0 if undetermined else 0.0
 
 @njit(cache=True, parallel=True)
 def race_many(good, m, weights, ratio_sq, step_size, track_sums):
     trials = good.shape[0]
-    out = np.empty((trials, 7))
+    out = np.empty((trials, 8))
     for t in prange(trials):
         one_race(good[t], m, weights, ratio_sq, step_size, track_sums, out[t])
     return out
@@ -271,10 +299,12 @@ def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np
 
     Returns
     -------
-    ndarray, shape (trials, 7)
+    ndarray, shape (trials, 8)
         Columns :data:`SUMMARY_COLUMNS`: number of jumps, first and last jump time (NaN
         and 0.0 without jumps), squared norm, number of fitted samples, ambiguity flag
-        (an overlapping tie, spec §6), number of tie groups of two or more neurons.
+        (an overlapping tie, spec §6), number of tie groups of two or more neurons, and
+        whether some overlapping tie had non-identical remaining sets (then the learned
+        function itself is undetermined by the race).
 
     Notes
     -----
