@@ -5,8 +5,9 @@ balanced initialization, gradient flow, width ``m = round(4 log2 n)``. For each 
 ratio is ``2 Σ_k ||y_{F_k}|| / (2(||y₊|| + ||y₋||))`` (learned over minimal squared norm).
 The study runs as a resumable sweep (``jumpprocess.sweep``) into ``out/norm_ratio/`` and
 prints a markdown table (n, m, trials, interpolating fraction, mean ratio over the
-interpolating trials with its 95% CI, std, ambiguous fraction, mean over the trials
-without an ambiguous tie) followed by fits of
+interpolating trials with its 95% CI, std, fraction with an overlapping tie, fraction
+whose learned function is undetermined by the race (spec §6), mean over the determined
+trials) followed by fits of
 
 * ``ratio(n) = r∞ − c n^{−α}`` (free α, weighted least squares),
 * ``ratio(n) = r∞ − c n^{−1/2}`` (α fixed at the value a "fit half of what remains"
@@ -47,11 +48,12 @@ def analyse(records):
     for (n, m, labels, init, step, sampling), entry in sorted(_grouped(records).items()):
         ok = entry["interpolates"] > 0
         ratio = entry["norm_ratio"][ok]
-        clean = entry["norm_ratio"][ok & (entry["ambiguous"] == 0)]
+        clean = entry["norm_ratio"][ok & (entry["function_determined"] > 0)]
         se = ratio.std(ddof=1) / math.sqrt(ratio.size)
         rows.append(dict(
             n=n, m=m, trials=entry["interpolates"].size, interpolating=ok.mean(), mean=ratio.mean(), se=se,
-            std=ratio.std(ddof=1), ambiguous=(entry["ambiguous"] > 0).mean(), clean_mean=clean.mean(),
+            std=ratio.std(ddof=1), ambiguous=(entry["ambiguous"] > 0).mean(),
+            undetermined=(entry["function_determined"] == 0).mean(), clean_mean=clean.mean(),
             clean_se=clean.std(ddof=1) / math.sqrt(clean.size), jumps=entry["num_jumps"].mean(),
             time=entry["final_time"][ok].mean(),
         ))
@@ -135,11 +137,12 @@ def main(argv=None) -> int:
     print(f"jumpprocess {__version__}, numpy {np.__version__}, numba {numba.__version__}, python {platform.python_version()}, "
           f"{os.cpu_count()} cores, float64, seed {args.seed}, sampling = direct sign-stable law; "
           f"wall time this run {elapsed:.1f} s (resumed tasks are not re-run)\n")
-    print("| n | m | trials | P(interp.) | mean ratio | 95% CI | std | ambiguous | mean w/o ambiguous (95% CI) | jumps | τ_final |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| n | m | trials | P(interp.) | mean ratio | 95% CI | std | overlapping tie | function undetermined | "
+          "mean over determined (95% CI) | jumps | τ_final |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['n']:,} | {r['m']} | {r['trials']} | {r['interpolating']:.4f} | {r['mean']:.4f} | "
-              f"[{r['mean'] - 1.96 * r['se']:.4f}, {r['mean'] + 1.96 * r['se']:.4f}] | {r['std']:.4f} | {r['ambiguous']:.3f} | "
+              f"[{r['mean'] - 1.96 * r['se']:.4f}, {r['mean'] + 1.96 * r['se']:.4f}] | {r['std']:.4f} | {r['ambiguous']:.3f} | {r['undetermined']:.3f} | "
               f"{r['clean_mean']:.4f} ± {1.96 * r['clean_se']:.4f} | {r['jumps']:.2f} | {r['time']:.3f} |")
     print(f"\n1 + √2 = {TARGET:.4f}")
     if len(rows) >= 4:
@@ -172,7 +175,7 @@ def main(argv=None) -> int:
         ax.errorbar(ns, [r["mean"] for r in rows], yerr=[1.96 * r["se"] for r in rows], fmt="o", capsize=3,
                     label="mean ratio (interpolating trials), 95% CI")
         ax.errorbar(ns * 1.08, [r["clean_mean"] for r in rows], yerr=[1.96 * r["clean_se"] for r in rows], fmt="s",
-                    ms=3, capsize=2, alpha=0.7, label="without ambiguous ties")
+                    ms=3, capsize=2, alpha=0.7, label="trials whose function is determined (no non-identical overlapping tie)")
         if len(rows) >= 4:
             grid = np.logspace(3, np.log10(ns.max()) + 0.5, 100)
             r_inf, _, params, _, _ = fit(rows, "sqrt2", 1000)
