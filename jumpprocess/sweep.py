@@ -442,7 +442,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--no-figures", action="store_true")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(func=run)
     return parser
 
 

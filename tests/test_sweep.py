@@ -120,7 +120,7 @@ def test_cli_subcommand_runs_and_draws_figures(tmp_path, capsys):
     add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["sweep", "--n", "20", "40", "--m", "3", "auto", "--trials", "30", "--chunk", "15",
                               "--output", str(tmp_path), "--workers", "1", "--no-progress"])
-    assert args.handler(args) == 0
+    assert args.func(args) == 0
     assert "8/8 tasks" in capsys.readouterr().out
     for name in ("interpolation.png", "norm_ratio.png", "jumps.png"):
         assert (tmp_path / name).stat().st_size > 1000
