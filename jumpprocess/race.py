@@ -85,6 +85,16 @@ class JumpEvent:
 
     __hash__ = None
 
+    @classmethod
+    def _from_race(cls, time, neuron, fitted, tied_with, overlapping, identical):
+        """No-copy constructor for the race (``fitted`` is a fresh int64 array it owns)."""
+        event = object.__new__(cls)
+        fitted.setflags(write=False)
+        for name, value in (("time", time), ("neuron", neuron), ("fitted", fitted), ("tied_with", tied_with),
+                            ("overlapping", overlapping), ("identical", identical)):
+            object.__setattr__(event, name, value)
+        return event
+
 
 @dataclass(frozen=True, eq=False)
 class RaceResult:
@@ -105,16 +115,47 @@ def rates_from_sums(sums: np.ndarray, n: int, step_size: float | None) -> np.nda
 
 
 _RECOMPUTE_BELOW = 1e-3  # below this fraction of its anchor a sum is recomputed (error ≲ ε/1e-3 ≈ 2e-13)
-_UNPACK_BELOW = 2048  # fewer columns than this: unpacking bits beats 256-bin histograms
+_COMPACT_BELOW = 0.25  # compact R once it is below this fraction of the stored columns
+_UNPACK_BELOW = 256     # fewer columns: unpack bits; more: histograms of byte values
+_ONE_HISTOGRAM_BELOW = 8192  # fewer columns: one histogram over all byte rows (offset bins)
+
+
+_LANE_MASKS = np.uint64(0x0101010101010101) << np.arange(8, dtype=np.uint64)  # bit k of every byte
+
+
+def _row_counts(packed: np.ndarray, m: int) -> np.ndarray:
+    """Per-neuron counts over the columns of ``packed``: vertical popcounts in uint64 lanes.
+
+    Eight columns' bytes form one uint64 word; ``word & (0x0101…01 << k)`` keeps bit k of
+    each, and its popcount counts neuron ``8 r + k`` in those eight columns.
+    """
+    rows, width = packed.shape
+    padded = np.zeros((rows, -(-width // 8) * 8), dtype=np.uint8)
+    padded[:, :width] = packed
+    words = padded.view(np.uint64)
+    counts = np.bitwise_count(words[:, None, :] & _LANE_MASKS[None, :, None]).sum(axis=2, dtype=np.int64)
+    return counts.ravel()[:m].astype(np.float64)
 
 
 def _byte_row_sums(packed: np.ndarray, weights: np.ndarray | None, m: int) -> np.ndarray:
-    """Per-neuron sums of ``weights`` (or counts) over the columns of ``packed`` whose bit is set."""
-    if packed.shape[1] < _UNPACK_BELOW:
+    """Per-neuron sums of ``weights`` (or counts) over the columns of ``packed`` whose bit is set.
+
+    Three equivalent evaluations, chosen by size (call overhead dominates small blocks):
+    unpacking the bits; one ``bincount`` with byte row r mapped to bins ``256 r + value``;
+    one ``bincount`` per byte row. Each histogram becomes per-neuron sums through the
+    256 × 8 bit table.
+    """
+    rows, width = packed.shape
+    if width < _UNPACK_BELOW:
         bits = np.unpackbits(packed, axis=0, count=m, bitorder="little")
         return bits.sum(axis=1, dtype=np.float64) if weights is None else bits @ weights
-    out = np.empty(packed.shape[0] * 8)
-    for row in range(packed.shape[0]):
+    if width < _ONE_HISTOGRAM_BELOW:
+        offset = packed + (np.arange(rows, dtype=np.intp) * 256)[:, None]
+        tiled = None if weights is None else np.broadcast_to(weights, (rows, width)).ravel()
+        histogram = np.bincount(offset.ravel(), weights=tiled, minlength=rows * 256).reshape(rows, 256)
+        return (histogram @ _BIT_TABLE).ravel()[:m]
+    out = np.empty(rows * 8)
+    for row in range(rows):
         histogram = np.bincount(packed[row], weights=weights, minlength=256)
         out[row * 8 : row * 8 + 8] = histogram @ _BIT_TABLE
     return out[:m]
@@ -240,18 +281,18 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
             if hits.size == 0:
                 continue  # a tied neuron whose set was taken by an earlier member
             block = packed[:, hits]
-            counts -= _byte_row_sums(block, None, m)
+            counts -= _row_counts(block, m)
             if not uniform:
                 sums -= _byte_row_sums(block, weights[hits], m)
             remaining[hits] = False
             live -= hits.size
             active[k] = True
             tied = tuple(int(j) for j in group if j != k)
-            events.append(JumpEvent(float(jump_time), int(k), columns[hits], tied, overlapping, identical))
+            events.append(JumpEvent._from_race(float(jump_time), int(k), columns[hits], tied, overlapping, identical))
             exponents.append(exponent.copy())
             if len(rates) < len(exponents):  # later members of a tie group: zero-length plateau
                 rates.append(rates[-1])
-        if live < 0.75 * columns.size:  # compact: amortized O(n) over the whole race
+        if live < columns.size * _COMPACT_BELOW:  # compact rarely: full-width byte tests are cheaper than copies
             keep = np.flatnonzero(remaining)
             packed, columns, weights = packed[:, keep], columns[keep], weights[keep]
             remaining = np.ones(keep.size, dtype=bool)

@@ -120,3 +120,17 @@ def test_identical_set_ties_are_flagged_as_determined():
         [[1.0, 1.0, -1.0, -1.0], [1.0, -1.0, -1.0, 1.0]], [2.0, 2.0]))
     # G_0 = {0, 1}, G_1 = {0, 3}: equal rates, overlapping on sample 0, not identical
     assert t2.ambiguous and not t2.events[0].identical and not t2.function_determined
+
+
+@given(st.integers(1, 70), st.sampled_from([1, 7, 100, 255, 256, 3000, 8191, 8192, 9001]), st.integers(0, 2**32 - 1))
+def test_count_and_sum_evaluations_agree(m, width, seed):
+    """The three histogram evaluations and the popcount one give the same per-neuron sums."""
+    from jumpprocess.race import _byte_row_sums, _row_counts
+
+    rng = np.random.default_rng(seed)
+    good = rng.random((m, width)) < 0.3
+    packed = pack_neuron_bits(good)
+    weights = rng.integers(1, 5, width).astype(float)
+    np.testing.assert_array_equal(_row_counts(packed, m), good.sum(axis=1))
+    np.testing.assert_array_equal(_byte_row_sums(packed, None, m), good.sum(axis=1))
+    np.testing.assert_array_equal(_byte_row_sums(packed, weights, m), good.astype(float) @ weights)
