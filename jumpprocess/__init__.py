@@ -7,6 +7,7 @@ arXiv:2605.27097). The mathematics implemented is in ``spec/limit-process.md``.
 """
 
 from .alignment import Alignment, align
+from .batch import BatchSummary, simulate_many, trial_seeds
 from .engine import simulate
 from .initialization import InitKind, Initialization, sample_initialization
 from .problem import (
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Alignment",
+    "BatchSummary",
     "InitKind",
     "Initialization",
     "JumpEvent",
@@ -40,4 +42,6 @@ __all__ = [
     "sample_initialization",
     "sign_labels",
     "simulate",
+    "simulate_many",
+    "trial_seeds",
 ]
