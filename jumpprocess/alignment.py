@@ -353,7 +353,7 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
     """Exact gradient-descent alignment of all neurons at once (module notes).
 
     All neurons step together; per neuron the decaying thresholds are sorted once so a
-    step's deaths are found by advancing a pointer. Cost: ``O(m n log n)`` plus
+    step's deaths are found by advancing a pointer. Cost: one ``O(m n log n)`` sort plus
     ``O(m)`` per step, the number of steps being what the slowest neuron needs to settle.
     """
     n = problem.n
@@ -363,21 +363,29 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
     m = a.size
     z0 = U / problem.norms
     alive0 = (U > 0) & (v != 0)[None, :]
-    phi = np.zeros(m)
-    # Upward deaths (v < 0): threshold z0/|v|, ascending. Downward (v > 0): −z0/v, descending.
+    # One sort of the thresholds θ_i = −z_i(0)/v_i of alive coordinates (non-alive: NaN, last):
+    # θ > 0 (v < 0) die as Φ rises, in ascending order; θ < 0 (v > 0) die as Φ falls, in
+    # descending order. Equal thresholds die on the same step, so their order is irrelevant.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        key = np.where(alive0, -z0 / v[None, :], np.nan)
+    order = np.argsort(key, axis=1)
+    n_dn = np.count_nonzero(alive0 & (v > 0)[None, :], axis=1)
+    n_up = np.count_nonzero(alive0 & (v < 0)[None, :], axis=1)
     sides = []
-    for mask_sign in (-1.0, 1.0):
-        member = alive0 & (np.sign(v)[None, :] == mask_sign)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            theta = np.where(member, -z0 / v[None, :], np.inf * -mask_sign)
-        order = np.argsort(theta * -mask_sign, axis=1, kind="stable")  # crossing order
-        theta = np.take_along_axis(theta, order, axis=1)
-        vv = np.take_along_axis(np.where(member, v * v, 0.0), order, axis=1)
-        vz = np.take_along_axis(np.where(member, v * z0, 0.0), order, axis=1)
+    for count, step_dir in ((n_up, 1), (n_dn, -1)):
+        width = max(int(count.max(initial=0)), 1)
+        offsets = np.arange(width)[None, :]
+        # up: positions n_dn .. n_dn + n_up − 1; down: positions n_dn − 1 down to 0
+        positions = n_dn[:, None] + offsets if step_dir > 0 else n_dn[:, None] - 1 - offsets
+        valid = offsets < count[:, None]
+        side_order = np.take_along_axis(order, np.clip(positions, 0, n - 1), axis=1)
+        theta = np.where(valid, np.take_along_axis(key, side_order, axis=1), np.inf * step_dir)
+        v_sorted = np.where(valid, v[side_order], 0.0)
+        vv = v_sorted * v_sorted
+        vz = np.where(valid, -np.where(valid, theta, 0.0) * vv, 0.0)  # v z0 = −θ v²
         cum_vv = np.concatenate((np.zeros((m, 1)), np.cumsum(vv, axis=1)), axis=1)
         cum_vz = np.concatenate((np.zeros((m, 1)), np.cumsum(vz, axis=1)), axis=1)
-        count = member.sum(axis=1)
-        sides.append((theta, order, cum_vv, cum_vz, count))
+        sides.append((np.ascontiguousarray(theta), side_order, cum_vv, cum_vz, count.astype(np.int64)))
     (theta_up, order_up, vv_up, vz_up, n_up), (theta_dn, order_dn, vv_dn, vz_dn, n_dn) = sides
     dead_up = np.zeros(m, dtype=np.int64)  # how many decaying-upward coordinates have died
     dead_dn = np.zeros(m, dtype=np.int64)
