@@ -428,20 +428,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Run simulate_many over a grid; results are appended to OUTPUT/results.jsonl "
                     "(an interrupted sweep resumes where it stopped), with OUTPUT/results.csv and figures.",
     )
-    parser.add_argument("--n", type=int, nargs="+", required=True, help="sample sizes")
-    parser.add_argument("--m", nargs="+", default=["auto"], help="widths, or 'auto' = round(4 log2 n)")
-    parser.add_argument("--labels", nargs="+", default=["sign-balanced"], choices=[k.value for k in LabelKind])
-    parser.add_argument("--init", nargs="+", default=["balanced"], choices=[k.value for k in InitKind])
-    parser.add_argument("--trials", type=int, default=1000, help="trials per grid point")
+    parser.add_argument("--n", type=int, nargs="+", required=True, help="sample sizes, e.g. --n 100 1000 10000")
+    parser.add_argument("--m", nargs="+", default=["auto"], help="widths, or 'auto' = round(4 log2 n) (default auto)")
+    parser.add_argument("--labels", nargs="+", default=["sign-balanced"], choices=[k.value for k in LabelKind],
+                        help="label laws to sweep (default sign-balanced: exactly balanced ±1)")
+    parser.add_argument("--init", nargs="+", default=["balanced"], choices=[k.value for k in InitKind],
+                        help="initialization laws to sweep (spec §3; default balanced)")
+    parser.add_argument("--trials", type=int, default=1000, help="trials per grid point (default 1000)")
     parser.add_argument("--chunk", type=int, default=1000, help="trials per task (the unit of resumption)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="root seed; every trial's own seed is derived from it and recorded (default 0)")
     parser.add_argument("--step-size", type=float, default=None, help="gradient-descent step (default: gradient flow)")
-    parser.add_argument("--sampling", default="auto", choices=["auto", "weights", "pattern"])
+    parser.add_argument("--sampling", default="auto", choices=["auto", "weights", "pattern"],
+                        help="'pattern' draws the sign-stable activation pattern from its law (fair signs and "
+                             "bits), 'weights' draws Gaussian weights; auto = pattern where valid")
     parser.add_argument("--output", default="out/sweep", help="output directory")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (default: local processes)")
     parser.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     parser.set_defaults(func=run)
     return parser
 
