@@ -85,6 +85,11 @@ def _jump_table(traj, max_rows: int) -> str:
 def _run_simulate(args) -> int:
     from .engine import simulate
 
+    if args.plot:  # fail before computing if the plotting extra is missing
+        from .plotting import require_matplotlib
+
+        require_matplotlib()
+
     problem, init = instance_from_args(args)
     start = time.perf_counter()
     traj = simulate(problem, init, step_size=args.step_size)
@@ -158,6 +163,9 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:  # a missing optional extra: the message says which pip install
         print(f"error: {error}", file=sys.stderr)
         return 2
 

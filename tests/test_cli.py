@@ -68,3 +68,17 @@ def test_engine_benchmark_script_runs_small(capsys, monkeypatch):
     assert module["main"](["--n", "3000", "--m", "12", "--repeats", "2"]) == 0
     out = capsys.readouterr().out
     assert "one pass (reference)" in out and "race" in out and "simulate" in out
+
+
+def test_missing_extra_is_a_clear_error_not_a_traceback(monkeypatch, tmp_path, capsys):
+    from jumpprocess import plotting
+
+    def missing():
+        raise ImportError("plotting needs matplotlib: pip install 'jumpprocess[plot]'")
+
+    monkeypatch.setattr(plotting, "require_matplotlib", missing)
+    assert main(["simulate", "-n", "20", "-m", "4", "--plot", str(tmp_path / "x.png")]) == 2
+    captured = capsys.readouterr()
+    assert "pip install 'jumpprocess[plot]'" in captured.err
+    assert "status" not in captured.out  # nothing computed before the check
+    assert not (tmp_path / "x.png").exists()
