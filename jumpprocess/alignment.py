@@ -76,15 +76,19 @@ class Alignment:
     sign_stable: np.ndarray
 
 
-def check_step_size(step_size) -> float | None:
-    """Validate a step size: ``None`` (gradient flow) or a finite number > 0."""
-    if step_size is None:
+def check_step_size(step_size, *, allow_flow: bool = True) -> float | None:
+    """Validate a step size: a finite number > 0, or ``None`` (gradient flow) if ``allow_flow``.
+
+    Training code (which has no flow mode) calls it with ``allow_flow=False``.
+    """
+    expected = "None (gradient flow) or a finite number > 0" if allow_flow else "a finite number > 0 (the gradient-descent step η)"
+    if step_size is None and allow_flow:
         return None
-    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
-        raise ValueError(f"step_size must be None (gradient flow) or a positive number, got {step_size!r}")
+    if step_size is None or isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
+        raise ValueError(f"step_size must be {expected}, got {step_size!r}")
     eta = float(step_size)
     if not np.isfinite(eta) or eta <= 0:
-        raise ValueError(f"step_size must be None (gradient flow) or a finite number > 0, got {step_size!r}")
+        raise ValueError(f"step_size must be {expected}, got {step_size!r}")
     return eta
 
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .initialization import Initialization
-from .precision import DTYPE, FLOAT64_MIN_LOG, ORTHOGONALITY_ATOL
+from .alignment import check_step_size
+from .precision import DTYPE, ORTHOGONALITY_ATOL, check_sigmas
 from .problem import OrthogonalProblem
 
 __all__ = [
@@ -180,25 +181,6 @@ def coordinate_inputs(norms, d: int | None = None, rng: np.random.Generator | in
     X = np.zeros((n, d), dtype=DTYPE)
     X[np.arange(n), columns] = signs * s
     return X
-
-
-def _check_sigma(sigma) -> float:
-    sigma = float(sigma)
-    if not np.isfinite(sigma) or not 0.0 < sigma < 1.0:
-        raise ValueError(f"σ must lie in (0, 1) so that ln(1/σ) > 0 (spec §1); got {sigma!r}")
-    if 2.0 * np.log(sigma) < FLOAT64_MIN_LOG:
-        raise ValueError(
-            f"σ = {sigma!r} is too small for float64: σ² = exp({2.0 * np.log(sigma):.1f}) lies below the smallest "
-            f"normal float64 exp({FLOAT64_MIN_LOG:.1f}), so products like a_j·<w_j, x_i> would underflow (spec §9)"
-        )
-    return sigma
-
-
-def _check_step(step_size) -> float:
-    step = float(step_size)
-    if not np.isfinite(step) or step <= 0:
-        raise ValueError(f"the step size must be finite and > 0; got {step_size!r}")
-    return step
 
 
 def initial_parameters(problem: OrthogonalProblem, init: Initialization) -> tuple[np.ndarray, np.ndarray]:
@@ -360,7 +342,7 @@ def _broadcast_runs(problems, inits, sigmas):
     def pick(items, b):
         return items[0] if len(items) == 1 else items[b]
 
-    return [(pick(problems, b), pick(inits, b), _check_sigma(pick(sigmas, b))) for b in range(batch)]
+    return [(pick(problems, b), pick(inits, b), float(check_sigmas(pick(sigmas, b))[0])) for b in range(batch)]
 
 
 def _as_batch_mask(values, batch, n, name):
@@ -376,7 +358,7 @@ def _as_batch_mask(values, batch, n, name):
 
 def _train(problems, inits, sigmas, step_size, *, runge_kutta, targets, tolerance, max_steps, min_rescaled_time,
            patience):
-    step = _check_step(step_size)
+    step = check_step_size(step_size, allow_flow=False)
     if int(max_steps) != max_steps or max_steps < 0:
         raise ValueError(f"max_steps must be a non-negative integer; got {max_steps!r}")
     max_steps = int(max_steps)
