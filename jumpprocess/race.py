@@ -103,7 +103,6 @@ class RaceResult:
     events: tuple
     exponents: np.ndarray  # (J, m) exponents just after each jump
     rates: np.ndarray      # (J, m) rates in force during the plateau that ends at each jump
-    final_rates: np.ndarray  # (m,) rates after the last jump (0 for all: nothing left to grow)
 
 
 def rates_from_sums(sums: np.ndarray, n: int, step_size: float | None) -> np.ndarray:
@@ -238,7 +237,7 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
     """
     m = good_sets.shape[0]
     if m == 0:
-        return RaceResult((), np.zeros((0, 0)), np.zeros((0, 0)), np.zeros(0))
+        return RaceResult((), np.zeros((0, 0)), np.zeros((0, 0)))
     packed = pack_neuron_bits(good_sets)
     counts = count_rows(good_sets)
     columns = np.arange(n)
@@ -306,9 +305,4 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
                 sums[j] = initial_sums[j] = math.fsum(weights[_bit(packed, j) & remaining])  # re-anchor
         rate = rates_from_sums(np.maximum(sums, 0.0), n, step_size)
     J = len(events)
-    return RaceResult(
-        tuple(events),
-        np.array(exponents).reshape(J, m),
-        np.array(rates).reshape(J, m),
-        np.where(active, 0.0, rate),
-    )
+    return RaceResult(tuple(events), np.array(exponents).reshape(J, m), np.array(rates).reshape(J, m))
