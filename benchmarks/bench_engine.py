@@ -20,7 +20,7 @@ import numpy as np
 
 import jumpprocess
 from jumpprocess import align, make_problem, sample_initialization, simulate
-from jumpprocess.race import run_race
+from jumpprocess.limit.race import run_race
 
 TARGETS = {"race": ("≤ 5 ms and ≤ 4 passes", 5.0, 4.0), "simulate": ("≤ 10 ms", 10.0, None)}
 

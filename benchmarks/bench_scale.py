@@ -10,7 +10,7 @@
    (bits), ``simulate_many(trials=1)`` (summary only), and ``sample_initialization`` +
    ``simulate`` (Gaussian weights).
 4. The limit engine against direct finite-σ gradient descent of the real network
-   (``jumpprocess.reference.gradient_descent``, σ = 1e-16, step η, until every sample is
+   (``jumpprocess.finite.reference.gradient_descent``, σ = 1e-16, step η, until every sample is
    fitted) on the same instances (default n:m:η = 100:16:1, 300:32:1, 1000:40:1, 1000:40:0.1):
    the speed ratio, measured in this run.
 
@@ -57,7 +57,7 @@ def context(seed: int) -> None:
 def compile_times() -> tuple[float, float]:
     """First call of simulate_many in a fresh process: (cold compile, cached load) seconds."""
     code = ("import time; t = time.perf_counter(); from jumpprocess import make_problem; "
-            "from jumpprocess.batch import simulate_many; simulate_many(make_problem(50), 4, 4); "
+            "from jumpprocess.scale.batch import simulate_many; simulate_many(make_problem(50), 4, 4); "
             "simulate_many(make_problem(50), 4, 4, sampling='weights'); print(time.perf_counter() - t)")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
@@ -68,8 +68,8 @@ def compile_times() -> tuple[float, float]:
 
 def throughput_table(sizes, repeats: int, seed: int) -> None:
     from jumpprocess import make_problem
-    from jumpprocess.batch import simulate_many
-    from jumpprocess.sweep import auto_width
+    from jumpprocess.scale.batch import simulate_many
+    from jumpprocess.scale.sweep import auto_width
 
     print("\n## Throughput of simulate_many (±1 balanced labels, balanced init, gradient flow)\n")
     print("| n | m | sampling | backend | trials per run | median s per run | trajectories / s | µs / trajectory |")
@@ -92,7 +92,7 @@ def throughput_table(sizes, repeats: int, seed: int) -> None:
 
 def single_trajectory(repeats: int, seed: int, weights: bool) -> None:
     from jumpprocess import make_problem, sample_initialization, simulate
-    from jumpprocess.batch import pattern_trajectory, simulate_many
+    from jumpprocess.scale.batch import pattern_trajectory, simulate_many
 
     n, m = 1_000_000, 80
     problem = make_problem(n, "sign-balanced", seed=seed)
@@ -121,8 +121,8 @@ def single_trajectory(repeats: int, seed: int, weights: bool) -> None:
 def engine_vs_gradient_descent(configs, sigma: float, seed: int, repeats: int) -> None:
     """Speed ratio on instances that interpolate (so that "until interpolation" ends)."""
     from jumpprocess import OrthogonalProblem, make_problem, sample_initialization, simulate
-    from jumpprocess.problem import orthonormal_inputs
-    from jumpprocess.reference import gradient_descent
+    from jumpprocess.setting.problem import orthonormal_inputs
+    from jumpprocess.finite.reference import gradient_descent
 
     log_inverse_sigma = math.log(1 / sigma)
     print(f"\n## Limit engine vs finite-σ gradient descent of the real network (σ = {sigma:g}, d = n, "

@@ -3,7 +3,7 @@
 Setting (spec §8's conjecture): ±1 labels, exactly balanced (``sign-balanced``), unit norms,
 balanced initialization, gradient flow, width ``m = round(4 log2 n)``. For each trial the
 ratio is ``2 Σ_k ||y_{F_k}|| / (2(||y₊|| + ||y₋||))`` (learned over minimal squared norm).
-The study runs as a resumable sweep (``jumpprocess.sweep``) into ``out/norm_ratio/`` and
+The study runs as a resumable sweep (``jumpprocess.scale.sweep``) into ``out/norm_ratio/`` and
 prints a markdown table (n, m, trials, interpolating fraction, mean ratio over the
 interpolating trials with its 95% CI, std, fraction with an overlapping tie, fraction
 whose learned function is undetermined by the race (spec §6), mean over the determined
@@ -42,7 +42,7 @@ TARGET = 1 + math.sqrt(2)
 
 def analyse(records):
     """Per-n statistics (dicts) of the study records."""
-    from jumpprocess.sweep import _grouped
+    from jumpprocess.scale.sweep import _grouped
 
     rows = []
     for (n, m, labels, init, step, sampling), entry in sorted(_grouped(records).items()):
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     import numba
 
     from jumpprocess import __version__
-    from jumpprocess.sweep import auto_width, run_sweep, sweep_tasks
+    from jumpprocess.scale.sweep import auto_width, run_sweep, sweep_tasks
 
     plan = QUICK if args.quick else TRIALS
     tasks = []

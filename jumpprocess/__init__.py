@@ -4,13 +4,20 @@ Gradient flow (or descent) from initialization ``σ θ̄`` follows, as σ → 0 
 time ``τ = t / ln(1/σ)``, a saddle-to-saddle jump process in which one neuron activates at
 each saddle and fits a set of samples (Town, Boursier, Lewis, Englert, Lazić 2026,
 arXiv:2605.27097). The mathematics implemented is in ``spec/limit-process.md``.
+
+The subpackages follow the mathematics: :mod:`.setting` (the problem and the
+initialization), :mod:`.limit` (the σ→0 jump process: alignment, race, trajectory),
+:mod:`.finite` (the real network at finite σ) and :mod:`.scale` (many trials, sweeps);
+:mod:`.precision` holds the dtype and tolerances they all share.
 """
 
-from .alignment import Alignment, align
-from .batch import BatchSummary, simulate_many, trial_seeds
-from .engine import simulate
-from .initialization import InitKind, Initialization, sample_initialization
-from .problem import (
+from .limit.alignment import Alignment, align
+from .limit.engine import simulate
+from .limit.race import JumpEvent
+from .limit.trajectory import Status, Trajectory
+from .scale.batch import BatchSummary, simulate_many, trial_seeds
+from .setting.initialization import InitKind, Initialization, sample_initialization
+from .setting.problem import (
     LabelKind,
     OrthogonalProblem,
     gaussian_labels,
@@ -19,8 +26,6 @@ from .problem import (
     random_orthogonal_inputs,
     sign_labels,
 )
-from .race import JumpEvent
-from .trajectory import Status, Trajectory
 
 __version__ = "0.1.0"
 

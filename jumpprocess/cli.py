@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from . import __version__
-from .initialization import InitKind, sample_initialization
-from .problem import LabelKind, make_problem
+from .setting.initialization import InitKind, sample_initialization
+from .setting.problem import LabelKind, make_problem
 
 __all__ = ["main", "build_parser", "add_instance_arguments", "instance_from_args"]
 
@@ -25,7 +25,7 @@ __all__ = ["main", "build_parser", "add_instance_arguments", "instance_from_args
 _PLUGINS = {
     "theory": "theory.cli",
     "validate": "validation.cli",
-    "sweep": "jumpprocess.sweep",
+    "sweep": "jumpprocess.scale.sweep",
 }
 
 
@@ -83,7 +83,7 @@ def _jump_table(traj, max_rows: int) -> str:
 
 
 def _run_simulate(args) -> int:
-    from .engine import simulate
+    from .limit.engine import simulate
 
     if args.plot:  # fail before computing if the plotting extra is missing
         from .plotting import require_matplotlib

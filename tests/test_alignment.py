@@ -106,7 +106,7 @@ def test_bad_step_size_and_mismatch_raise():
 def test_descent_loops_numpy_and_compiled_are_bit_identical(eta):
     """The numba kernel and the numpy loop perform the same IEEE operations (module notes)."""
     pytest.importorskip("numba")
-    from jumpprocess import alignment
+    from jumpprocess.limit import alignment
 
     problem = make_problem(300, "gaussian", seed=12, random_norms=True)
     init = sample_initialization(problem, 16, "gaussian", seed=13)
@@ -164,7 +164,7 @@ def test_gradient_descent_neuron_without_drive_is_dead_and_tiny_steps_are_refuse
     problem = OrthogonalProblem([1.0, -1.0])
     out = align(problem, Initialization([[1.0, 1.0]], [0.0]), step_size=0.1)  # a = 0, q = 1 - 1 = 0
     assert out.signs[0] == 0 and not out.good_sets.any()
-    from jumpprocess import alignment
+    from jumpprocess.limit import alignment
 
     problem = make_problem(20, "gaussian", seed=1)
     init = sample_initialization(problem, 8, "gaussian", seed=2)

@@ -1,4 +1,4 @@
-"""simulate_many (jumpprocess.batch) and its compiled race (jumpprocess.kernels).
+"""simulate_many (jumpprocess.scale.batch) and its compiled race (jumpprocess.scale.kernels).
 
 Invariants checked:
 - trial by trial, the batch equals ``simulate`` on the trial's own initialization
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from jumpprocess import OrthogonalProblem, make_problem, sample_initialization, simulate
-from jumpprocess.batch import (
+from jumpprocess.scale.batch import (
     SUMMARY_FIELDS,
     _unpack,
     pattern_initialization,
@@ -28,7 +28,7 @@ from jumpprocess.batch import (
     trial_initialization,
     trial_seeds,
 )
-from jumpprocess.race import run_race
+from jumpprocess.limit.race import run_race
 
 RTOL = 1e-12  # summation order of non-uniform weights is the only difference (~1e-15)
 # Jump times also inherit, on both sides, the cancellation error of the incremental sums
@@ -123,7 +123,7 @@ def tie_prone_patterns(draw):
 @needs_numba
 @given(tie_prone_patterns())
 def test_kernel_race_equals_run_race_on_arbitrary_patterns(case):
-    from jumpprocess import kernels
+    from jumpprocess.scale import kernels
 
     problem, good, step_size = case
     m, n = good.shape
@@ -259,7 +259,7 @@ def test_invalid_counts(m, trials):
 
 
 def test_pattern_trajectory_is_simulate_of_pattern_initialization():
-    from jumpprocess.batch import pattern_trajectory
+    from jumpprocess.scale.batch import pattern_trajectory
 
     problem = make_problem(45, "sign-balanced", seed=7)
     for seed in trial_seeds(1, 5):

@@ -2,7 +2,7 @@
 
 For random small instances (Gaussian labels, random norms, all three inits) we train the
 real network ``f(x) = Σ_j a_j relu(<w_j, x>)`` in float64 with
-:mod:`jumpprocess.reference` at σ ∈ {1e-8, 1e-32, 1e-128} and compare with
+:mod:`jumpprocess.finite.reference` at σ ∈ {1e-8, 1e-32, 1e-128} and compare with
 :func:`jumpprocess.simulate`:
 
 * gradient flow (``simulate(..., step_size=None)``) against the oracle's RK4 integration
@@ -37,7 +37,7 @@ Instances. ``(n, m) ∈ {(4, 3), (5, 4), (6, 5)}`` (each init kind and each step
 shape once), ``d = n + 2``; ``y ~ N(0, I)``; norms
 ``Uniform(0.5, 2)`` rescaled so that the total rate ``Λ = ||y s||_2 / n`` is 1 (flow, η = 0.5)
 or 0.25 (η = 2, so ``ηλ_j <= 0.5``; the stability of the saddles is rule (e) below; rescaling the norms by ``c`` only divides all times by ``c``, spec §1).
-The inputs are :func:`jumpprocess.reference.coordinate_inputs` — signed, scaled, permuted
+The inputs are :func:`jumpprocess.finite.reference.coordinate_inputs` — signed, scaled, permuted
 standard basis vectors in R^d — not a Haar-random frame: a frame orthogonal only to
 rounding leaks ``~1e-16 |θ_j|`` into frozen coordinates, which at σ <= 1e-32 re-activates
 dead coordinates and changes the fitted sets of the *real float64 network* (see
@@ -69,7 +69,7 @@ import numpy as np
 import pytest
 
 from jumpprocess import OrthogonalProblem, sample_initialization, simulate
-from jumpprocess.reference import coordinate_inputs, gradient_descent, gradient_flow
+from jumpprocess.finite.reference import coordinate_inputs, gradient_descent, gradient_flow
 
 SIGMAS = (1e-8, 1e-32, 1e-128)
 #: (n samples, m neurons); the input dimension is d = n + 2

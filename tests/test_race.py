@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from jumpprocess import Initialization, OrthogonalProblem, make_problem, sample_initialization, simulate
-from jumpprocess.race import count_rows, pack_neuron_bits, run_race
+from jumpprocess.limit.race import count_rows, pack_neuron_bits, run_race
 from reference_impl import race as reference_race
 from strategies import initializations, problems
 
@@ -125,7 +125,7 @@ def test_identical_set_ties_are_flagged_as_determined():
 @given(st.integers(1, 70), st.sampled_from([1, 7, 100, 255, 256, 3000, 8191, 8192, 9001]), st.integers(0, 2**32 - 1))
 def test_count_and_sum_evaluations_agree(m, width, seed):
     """The three histogram evaluations and the popcount one give the same per-neuron sums."""
-    from jumpprocess.race import _byte_row_sums, _row_counts
+    from jumpprocess.limit.race import _byte_row_sums, _row_counts
 
     rng = np.random.default_rng(seed)
     good = rng.random((m, width)) < 0.3

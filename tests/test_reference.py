@@ -1,4 +1,4 @@
-"""Self-checks of the float64 reference oracle (jumpprocess/reference.py).
+"""Self-checks of the float64 reference oracle (jumpprocess/finite/reference.py).
 
 The oracle is what the engine is judged against, so it is checked here against things
 that do not depend on the limit process: closed forms of the one-neuron dynamics,
@@ -9,9 +9,9 @@ batched-versus-looped consistency.
 import numpy as np
 import pytest
 
-from jumpprocess.initialization import Initialization, sample_initialization
-from jumpprocess.problem import OrthogonalProblem, random_orthogonal_inputs
-from jumpprocess.reference import (
+from jumpprocess.setting.initialization import Initialization, sample_initialization
+from jumpprocess.setting.problem import OrthogonalProblem, random_orthogonal_inputs
+from jumpprocess.finite.reference import (
     coordinate_inputs,
     gradient_descent,
     gradient_flow,

@@ -1,4 +1,4 @@
-"""Resumable sweeps (jumpprocess.sweep): seeds, persistence, resumption, local and Dask runs, CLI.
+"""Resumable sweeps (jumpprocess.scale.sweep): seeds, persistence, resumption, local and Dask runs, CLI.
 
 Invariants: every record can be reproduced from its recorded seeds; an interrupted sweep,
 resumed (even after a truncated write), ends with exactly the records of an uninterrupted
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from jumpprocess import make_problem, simulate
-from jumpprocess.batch import SUMMARY_FIELDS, pattern_initialization, simulate_many, trial_seeds
-from jumpprocess.sweep import (
+from jumpprocess.scale.batch import SUMMARY_FIELDS, pattern_initialization, simulate_many, trial_seeds
+from jumpprocess.scale.sweep import (
     RESULTS_NAME,
     add_parser,
     auto_width,

@@ -159,7 +159,7 @@ def test_unstable_gradient_descent_step_is_reported():
     """One sample, a = w = 1: K = 2|y|s/n = 2, so η = 1.5 gives η·λ_max = 3 ≥ 2 (spec §5).
 
     Real gradient descent half-fits at the predicted time and then oscillates forever
-    (found with jumpprocess.reference at σ = 1e-32); the trajectory must say so."""
+    (found with jumpprocess.finite.reference at σ = 1e-32); the trajectory must say so."""
     from jumpprocess import Initialization, Status
 
     problem = OrthogonalProblem([1.0])

@@ -111,7 +111,7 @@ def _norm_ratio(n_pos: int, n_neg: int, m: int, trials: int, seed: int) -> dict:
     import numpy as np
 
     from jumpprocess import OrthogonalProblem, sample_initialization, simulate
-    from jumpprocess.batch import trial_seeds
+    from jumpprocess.scale.batch import trial_seeds
 
     labels = np.concatenate((np.ones(n_pos), -np.ones(n_neg)))
     problem = OrthogonalProblem(labels)

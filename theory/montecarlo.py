@@ -104,7 +104,7 @@ def default_width(n: int) -> int:
 
 def _trials(problem, m: int, trials: int, seed: int, init: str):
     from jumpprocess import sample_initialization, simulate
-    from jumpprocess.batch import trial_seeds
+    from jumpprocess.scale.batch import trial_seeds
 
     for trial_seed in trial_seeds(seed, trials):
         yield simulate(problem, sample_initialization(problem, m, init, seed=int(trial_seed)))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jumpprocess.alignment import check_step_size as check_engine_step_size
+from jumpprocess.limit.alignment import check_step_size as check_engine_step_size
 from jumpprocess.precision import DTYPES, check_sigmas, resolve_dtype, smallest_sigma
 
 __all__ = [
@@ -100,6 +100,6 @@ def resolve_device(device: str = "auto") -> str:
 def check_step_size(step_size) -> float:
     """A gradient-descent step ``η``: a finite number > 0 (training has no flow mode).
 
-    The engine's check, :func:`jumpprocess.alignment.check_step_size`, with ``None`` refused.
+    The engine's check, :func:`jumpprocess.limit.alignment.check_step_size`, with ``None`` refused.
     """
     return check_engine_step_size(step_size, allow_flow=False)

@@ -4,7 +4,7 @@ The limit depends on the data only through norms and labels (spec §2), but a re
 needs inputs ``X``. Two kinds:
 
 * :func:`orthogonal_inputs` — signed, scaled standard basis vectors (the engine's
-  :func:`jumpprocess.reference.coordinate_inputs`). They are orthogonal *exactly in
+  :func:`jumpprocess.finite.reference.coordinate_inputs`). They are orthogonal *exactly in
   floating point*. Inputs orthogonal only to rounding (a random rotation, ``|cos| ≈ 1e-16``)
   leak ``≈ 1e-16 |θ_j|`` into frozen coordinates ``U_ji ≈ −σ Ū_ji``; once σ is below about
   1e-16 the leak wins and the float64 network fits samples the σ → 0 limit never fits.
@@ -30,7 +30,7 @@ def orthogonal_inputs(norms, d: int | None = None, seed=0) -> np.ndarray:
     >>> max_cosine(X), sorted(np.linalg.norm(X, axis=1).tolist())
     (0.0, [1.0, 2.0])
     """
-    from jumpprocess.reference import coordinate_inputs
+    from jumpprocess.finite.reference import coordinate_inputs
 
     return coordinate_inputs(norms, d, rng=seed)
 

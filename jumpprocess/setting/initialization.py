@@ -12,7 +12,7 @@ from enum import Enum
 
 import numpy as np
 
-from .precision import DTYPE
+from ..precision import DTYPE
 from .problem import OrthogonalProblem
 
 __all__ = [

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .initialization import Initialization
-from .alignment import check_step_size
-from .precision import DTYPE, ORTHOGONALITY_ATOL, check_sigmas
-from .problem import OrthogonalProblem
+from ..limit.alignment import check_step_size
+from ..precision import DTYPE, ORTHOGONALITY_ATOL, check_sigmas
+from ..setting.initialization import Initialization
+from ..setting.problem import OrthogonalProblem
 
 __all__ = [
     "ReferenceRun",
@@ -209,8 +209,8 @@ def initial_parameters(problem: OrthogonalProblem, init: Initialization) -> tupl
     Examples
     --------
     >>> import numpy as np
-    >>> from jumpprocess.problem import OrthogonalProblem
-    >>> from jumpprocess.initialization import Initialization
+    >>> from jumpprocess.setting.problem import OrthogonalProblem
+    >>> from jumpprocess.setting.initialization import Initialization
     >>> problem = OrthogonalProblem.from_inputs([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [1.0, -1.0])
     >>> a, W = initial_parameters(problem, Initialization([[4.0, -1.0]], [1.0]))
     >>> W.tolist()
@@ -533,8 +533,8 @@ def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolera
     gradient-descent limit of the half-fit time is ``1 / (ln(1 + η λ)/η)``.
 
     >>> import numpy as np
-    >>> from jumpprocess.problem import OrthogonalProblem
-    >>> from jumpprocess.initialization import Initialization
+    >>> from jumpprocess.setting.problem import OrthogonalProblem
+    >>> from jumpprocess.setting.initialization import Initialization
     >>> problem = OrthogonalProblem.from_inputs([[1.0]], [1.0])
     >>> init = Initialization([[1.0]], [1.0])
     >>> (run,) = gradient_descent(problem, init, 1e-100, 0.5)
@@ -572,8 +572,8 @@ def gradient_flow(problems, inits, sigmas, step_size, *, targets=None, tolerance
     ``λ = 1``, so the half-fit time tends to ``1 / λ = 1``.
 
     >>> import numpy as np
-    >>> from jumpprocess.problem import OrthogonalProblem
-    >>> from jumpprocess.initialization import Initialization
+    >>> from jumpprocess.setting.problem import OrthogonalProblem
+    >>> from jumpprocess.setting.initialization import Initialization
     >>> problem = OrthogonalProblem.from_inputs([[1.0]], [1.0])
     >>> (run,) = gradient_flow(problem, Initialization([[1.0]], [1.0]), 1e-100, 0.05)
     >>> bool(abs(run.half_fit_times[0] - 1.0) < 2 / np.log(1e100))

@@ -42,8 +42,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .initialization import Initialization
-from .problem import OrthogonalProblem
+from ..setting.initialization import Initialization
+from ..setting.problem import OrthogonalProblem
 
 __all__ = ["Alignment", "align", "check_step_size"]
 

@@ -1,10 +1,10 @@
-"""Resumable parameter sweeps of :func:`~jumpprocess.batch.simulate_many` (spec §7–§8).
+"""Resumable parameter sweeps of :func:`~jumpprocess.scale.batch.simulate_many` (spec §7–§8).
 
 A sweep is a grid of ``n`` (samples), ``m`` (width; ``"auto"`` = ``round(4 log2 n)``),
 label kinds and init kinds, with ``trials`` initializations per grid point split into
 chunks of ``chunk`` trials. Each ``(n, m, labels, init, chunk)`` is one *task* with its
 own seed, derived from the sweep seed by ``numpy.random.SeedSequence``; every trial's
-own seed (:func:`~jumpprocess.batch.trial_seeds` of the task seed) is recorded, so any
+own seed (:func:`~jumpprocess.scale.batch.trial_seeds` of the task seed) is recorded, so any
 trial can be re-run alone with ``simulate``.
 
 Persistence. Results go to an append-only JSON-lines file, one line per completed task,
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..setting.initialization import InitKind
+from ..setting.problem import LabelKind, make_problem
 from .batch import SUMMARY_FIELDS, simulate_many
-from .initialization import InitKind
-from .problem import LabelKind, make_problem
 
 __all__ = [
     "SweepTask",
@@ -66,7 +66,7 @@ class SweepTask:
     n, m : int
         Samples and width.
     labels, init : str
-        Label kind (:class:`~jumpprocess.problem.LabelKind`) and init kind.
+        Label kind (:class:`~jumpprocess.setting.problem.LabelKind`) and init kind.
     chunk : int
         Index of this chunk of the grid point's trials.
     trials : int
@@ -153,7 +153,7 @@ def run_task(task: SweepTask, threads: int | None = None) -> dict:
             numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
         except ImportError:
             pass
-    from . import __version__
+    from .. import __version__
 
     problem = make_problem(task.n, task.labels, seed=task.problem_seed)
     summary = simulate_many(problem, task.m, task.trials, init=task.init, seed=task.seed,
@@ -314,7 +314,7 @@ def run_sweep(tasks, output, *, scheduler=None, workers: int | None = None, prog
 
 
 def write_csv(records, path) -> int:
-    """One row per trial: task columns, then :data:`~jumpprocess.batch.SUMMARY_FIELDS`. Returns rows."""
+    """One row per trial: task columns, then :data:`~jumpprocess.scale.batch.SUMMARY_FIELDS`. Returns rows."""
     columns = ["n", "m", "labels", "init", "step_size", "sampling", "chunk", "problem_seed", "task_seed", "trial", *SUMMARY_FIELDS]
     rows = 0
     path = Path(path)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .precision import TIE_RTOL
+from ..precision import TIE_RTOL
 
 __all__ = ["JumpEvent", "RaceResult", "run_race", "rates_from_sums", "pack_neuron_bits", "count_rows"]
 

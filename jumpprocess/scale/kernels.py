@@ -1,6 +1,6 @@
 """Compiled (numba) kernels of the batched race (spec §3–§4, §6); optional dependency.
 
-The batched engine (:mod:`jumpprocess.batch`) stores activation patterns *sample-major*:
+The batched engine (:mod:`jumpprocess.scale.batch`) stores activation patterns *sample-major*:
 ``good[t, i, w]`` is a ``uint64`` whose bit ``b`` says whether neuron ``j = 64 w + b`` has
 sample ``i`` in its good set ``G_j`` in trial ``t`` (``W = ⌈m/64⌉`` words per sample).
 With this layout
@@ -12,7 +12,7 @@ With this layout
   are skipped when all weights are equal: then ``S_j = c_j × weight`` exactly);
 * finding ``G_k ∩ R`` scans the remaining samples only (kept as a compacted index list).
 
-:func:`race_summaries` reproduces :func:`jumpprocess.race.run_race` decision by decision:
+:func:`race_summaries` reproduces :func:`jumpprocess.limit.race.run_race` decision by decision:
 the same exponent update ``e_j ← e_j + λ_j Δτ``, the same tie rule (candidate times within
 :data:`~jumpprocess.precision.TIE_RTOL` relative form one group, activated in increasing
 neuron index, each fitting what remains of its set), the same overlap test for
@@ -21,7 +21,7 @@ exactly 0), and the same ``counts × weight`` arithmetic when every covered samp
 same weight (±1 labels, equal norms), which keeps exact ties exact. Only the summation
 order of non-uniform weights differs (relative differences ~1e-15).
 
-This module imports numba (the ``scale`` extra); :mod:`jumpprocess.batch` imports it only
+This module imports numba (the ``scale`` extra); :mod:`jumpprocess.scale.batch` imports it only
 when :func:`available` says numba is installed, and otherwise uses its numpy reference
 path. Kernels are compiled on first use and cached on disk (``cache=True``).
 """
@@ -33,7 +33,7 @@ import importlib.util
 import numpy as np
 from numba import njit, prange
 
-from .precision import TIE_RTOL
+from ..precision import TIE_RTOL
 
 __all__ = ["available", "race_summaries", "masks_from_weights", "pack_sample_major", "select_signs", "SUMMARY_COLUMNS"]
 
@@ -330,7 +330,7 @@ def masks_from_weights(preactivations, output_weights, norms, labels, margin: fl
     sign stability under gradient flow with room for rounding; then
     ``G_j = {i : Ū_ji > 0, sgn(ā_j) y_i > 0}``. Returns ``(good (n, W) uint64, certified)``;
     when ``certified`` is False some neuron needs the exact alignment of
-    :func:`jumpprocess.alignment.align` and the masks must not be used.
+    :func:`jumpprocess.limit.alignment.align` and the masks must not be used.
     """
     label_sign = np.sign(np.asarray(labels)).astype(np.int64)
     return from_weights(np.ascontiguousarray(preactivations, dtype=np.float64),

@@ -13,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 
-from .precision import DTYPE, ORTHOGONALITY_ATOL
+from ..precision import DTYPE, ORTHOGONALITY_ATOL
 
 __all__ = [
     "OrthogonalProblem",
@@ -202,7 +202,7 @@ def random_orthogonal_inputs(n: int, d: int, rng: np.random.Generator, norms=Non
     σ ≲ 1e-16 leaks rounding of size ~1e-16·|θ| into coordinates that should stay frozen
     (``U_ji <= 0``) and can re-activate them, so finite-σ comparisons below that scale
     need exactly orthogonal inputs (e.g. signed, scaled, permuted basis vectors:
-    :func:`orthonormal_inputs` scaled by the norms, or ``jumpprocess.reference.coordinate_inputs``).
+    :func:`orthonormal_inputs` scaled by the norms, or ``jumpprocess.finite.reference.coordinate_inputs``).
     """
     _check_dims(n, d)
     gaussian = rng.standard_normal((d, n))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..setting.initialization import Initialization
+from ..setting.problem import OrthogonalProblem
 from .alignment import align
-from .initialization import Initialization
-from .problem import OrthogonalProblem
 from .race import run_race
 from .trajectory import Trajectory
 

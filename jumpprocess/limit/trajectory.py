@@ -16,8 +16,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .precision import DTYPE
-from .problem import OrthogonalProblem
+from ..precision import DTYPE
+from ..setting.problem import OrthogonalProblem
 from .race import JumpEvent
 
 __all__ = ["Trajectory", "Status", "saddle_output_weight"]

@@ -4,7 +4,7 @@ Statistics of the jump process (probability of interpolation, §7; number of act
 time to interpolate; the implicit-bias norm ratio, §8) need thousands of independent
 initializations of one problem. :func:`simulate_many` runs them as one vectorized call:
 the activation patterns of all trials are built as sample-major bit masks (``⌈m/64⌉``
-``uint64`` words per sample) and one compiled kernel (:mod:`jumpprocess.kernels`) runs the
+``uint64`` words per sample) and one compiled kernel (:mod:`jumpprocess.scale.kernels`) runs the
 exponent race of every trial in parallel threads, returning compact per-trial summaries.
 
 Two ways to obtain a trial's activation pattern (``sampling``):
@@ -38,10 +38,10 @@ from enum import Enum
 
 import numpy as np
 
-from .alignment import align, check_step_size
-from .initialization import InitKind, Initialization, sample_initialization
-from .precision import DTYPE
-from .problem import OrthogonalProblem
+from ..limit.alignment import align, check_step_size
+from ..precision import DTYPE
+from ..setting.initialization import InitKind, Initialization, sample_initialization
+from ..setting.problem import OrthogonalProblem
 
 __all__ = [
     "BatchSummary",
@@ -281,8 +281,8 @@ def pattern_trajectory(problem: OrthogonalProblem, m: int, seed):
     >>> a.events == b.events
     True
     """
-    from .race import run_race
-    from .trajectory import Trajectory
+    from ..limit.race import run_race
+    from ..limit.trajectory import Trajectory
 
     m = _check_count(m, "m")
     positive, _ = _pattern_bits(seed, 0, m)
@@ -373,8 +373,8 @@ def simulate_many(
         Also return every full :class:`~jumpprocess.Trajectory` (built by ``simulate``,
         or :func:`pattern_trajectory` for law-sampled trials; memory ``O(trials · m · n)``).
     backend : {"auto", "numba", "numpy"}
-        ``"numba"``: the compiled parallel race of :mod:`jumpprocess.kernels`.
-        ``"numpy"``: the reference, :func:`jumpprocess.race.run_race` per trial.
+        ``"numba"``: the compiled parallel race of :mod:`jumpprocess.scale.kernels`.
+        ``"numpy"``: the reference, :func:`jumpprocess.limit.race.run_race` per trial.
         ``"auto"``: numba when importable.
     d : int, optional
         Ambient dimension passed to :func:`sample_initialization` (weights sampling).
@@ -441,7 +441,7 @@ def simulate_many(
         return sample_initialization(problem, m, kind, seed=int(seeds[t]), d=d)
 
     if backend == "numpy":
-        from .race import run_race
+        from ..limit.race import run_race
 
         for t in range(trials):
             if mode is Sampling.PATTERN:
@@ -476,7 +476,7 @@ def simulate_many(
             ties[start:stop] = out[:, 6].astype(np.int64)
             undetermined[start:stop] = out[:, 7] != 0
     if keep_trajectories:
-        from .engine import simulate
+        from ..limit.engine import simulate
 
         if mode is Sampling.PATTERN:
             trajectories = tuple(pattern_trajectory(problem, m, seeds[t]) for t in range(trials))
