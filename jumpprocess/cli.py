@@ -103,8 +103,8 @@ def _run_simulate(args) -> int:
     print(f"status            {traj.status}")
     print(f"jumps             {traj.num_jumps}  (last at τ = {traj.final_time:.6g})")
     print(f"loss              {traj.plateau_losses[0]:.6g} → {traj.plateau_losses[-1]:.6g}")
-    print(f"squared norm      {traj.squared_norm:.6g}   minimal interpolator {traj.min_squared_norm:.6g}   "
-          f"ratio {traj.norm_ratio:.4f}")
+    ratio = f"ratio {traj.norm_ratio:.4f}" if traj.interpolates else "ratio - (no interpolation)"
+    print(f"squared norm      {traj.squared_norm:.6g}   minimal interpolator {traj.min_squared_norm:.6g}   {ratio}")
     print(f"local rate        {traj.convergence_rate:.6g}  (smallest tangent-kernel eigenvalue at the end)")
     print(f"wall time         {wall * 1e3:.2f} ms (alignment + race)")
     if args.json:

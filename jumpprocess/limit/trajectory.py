@@ -183,7 +183,13 @@ class Trajectory:
 
     @cached_property
     def norm_ratio(self) -> float:
-        """``squared_norm / min_squared_norm`` (1.0 when all labels are 0: both are 0)."""
+        """``squared_norm / min_squared_norm`` (spec §8) when the run interpolates, else NaN.
+
+        1.0 when all labels are 0 (both norms are 0). A stalled run is no interpolator and
+        has no ratio: NaN keeps it out of means by accident (``np.nanmean`` skips it).
+        """
+        if not self.interpolates:
+            return float("nan")
         if self.min_squared_norm == 0.0:
             return 1.0
         return self.squared_norm / self.min_squared_norm
@@ -374,7 +380,7 @@ class Trajectory:
             "summary": {
                 "status": self.status, "interpolates": self.interpolates,
                 "squared_norm": self.squared_norm, "min_squared_norm": self.min_squared_norm,
-                "norm_ratio": self.norm_ratio, "num_jumps": self.num_jumps,
+                "norm_ratio": self.norm_ratio if self.interpolates else None, "num_jumps": self.num_jumps,
             },
         }
 

@@ -159,7 +159,8 @@ def run_task(task: SweepTask, threads: int | None = None) -> dict:
     summary = simulate_many(problem, task.m, task.trials, init=task.init, seed=task.seed,
                             step_size=task.step_size, sampling=task.sampling)
     results = {name: summary[name].tolist() for name in SUMMARY_FIELDS}
-    results["first_time"] = [None if value != value else value for value in results["first_time"]]
+    for name in ("first_time", "norm_ratio"):  # NaN (no jump; no interpolation) is null in JSON
+        results[name] = [None if value != value else value for value in results[name]]
     return {
         "key": task.key,
         "task": asdict(task),
