@@ -108,3 +108,27 @@ def test_zero_labels_are_already_fitted():
     problem = OrthogonalProblem([0.0, 0.0])
     traj = simulate(problem, sample_initialization(problem, 3, seed=0))
     assert traj.interpolates and traj.num_jumps == 0 and traj.squared_norm == 0.0 and traj.norm_ratio == 1.0
+
+
+def test_is_sign_stable_uses_the_data_norms():
+    # The spec's criterion |ā_j| >= ||w̄_j||, with ||w̄_j||² = Σ_i Ū_ji²/s_i² + ||w̄⊥||² (spec §2-§3):
+    # computed here from the weights W̄ themselves, against inputs with non-unit norms.
+    rng = np.random.default_rng(5)
+    X = random_orthogonal_inputs(6, 9, rng, norms=rng.uniform(0.3, 3.0, 6))
+    problem = OrthogonalProblem.from_inputs(X, [1.0, -1.0, 0.5, 2.0, -3.0, 1.0])
+    for kind in ("balanced", "output-dominated", "gaussian"):
+        init = sample_initialization(problem, 60, kind, seed=2)
+        expected = np.abs(init.output_weights) >= np.linalg.norm(init.input_weights, axis=1) * (1 - 1e-12)
+        np.testing.assert_array_equal(init.is_sign_stable(), expected)
+        if kind != "gaussian":
+            assert init.is_sign_stable().all()
+    # Reduced coordinates only (no hidden norms): w̄ in the span of the data, the norms are required.
+    init = sample_initialization(problem, 60, "gaussian", seed=3)
+    reduced = Initialization(init.preactivations, init.output_weights)
+    direct = np.abs(reduced.output_weights) >= np.sqrt(np.sum((reduced.preactivations / problem.norms) ** 2, axis=1))
+    np.testing.assert_array_equal(reduced.is_sign_stable(problem.norms), direct)
+    np.testing.assert_array_equal(reduced.is_sign_stable(problem), direct)
+    with pytest.raises(ValueError, match="data norms"):
+        reduced.is_sign_stable()
+    with pytest.raises(ValueError, match="norms"):
+        reduced.is_sign_stable([1.0, 2.0])

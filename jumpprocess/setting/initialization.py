@@ -37,7 +37,7 @@ class Initialization:
         ``ā_j``.
     hidden_norms : array_like, shape (m,), optional
         ``||w̄_j||`` (includes the part orthogonal to the data); informational, used by
-        :attr:`is_sign_stable`. The engine never needs it: early alignment depends only on
+        :meth:`is_sign_stable`. The engine never needs it: early alignment depends only on
         ``ā`` and ``Ū`` (spec §2–§3).
     input_weights : array_like, shape (m, d), optional
         ``W̄`` itself, when it was drawn against known inputs.
@@ -102,15 +102,56 @@ class Initialization:
         return int(self.preactivations.shape[1])
 
     def is_sign_stable(self, norms=None) -> np.ndarray:
-        """Per neuron, whether ``a_j`` provably keeps its sign under gradient flow (spec §3).
+        """Per neuron, whether ``|ā_j| >= ||w̄_j||``: then ``a_j`` keeps its sign under gradient flow (spec §3).
 
-        The criterion is ``ā_j² >= Σ_{i: Ū_ji > 0} (Ū_ji / s_i)²``, implied by the spec's
-        ``|ā_j| >= ||w̄_j||`` and checkable from reduced coordinates alone: then
-        ``a² − ||z_A||²`` is conserved and non-negative, so ``a`` cannot cross zero.
+        ``||w̄_j||² = Σ_i Ū_ji² / s_i² + ||w̄_j⊥||²`` (spec §2) involves the data norms ``s_i``
+        and the part ``w̄_j⊥`` orthogonal to the data. It is taken from :attr:`hidden_norms`
+        when recorded (the samplers record it, ``w̄_j⊥`` included), else from the rows of
+        :attr:`input_weights`; with neither, from ``norms`` assuming ``w̄_j`` lies in the span
+        of the data. When ``norms`` is given as well, the larger of the two values is used.
+
+        Parameters
+        ----------
+        norms : array_like of shape (n,) or OrthogonalProblem, optional
+            The data norms ``s_i`` (required when no hidden norms or weights are recorded).
+
+        Returns
+        -------
+        ndarray of bool, shape (m,)
+
+        Raises
+        ------
+        ValueError
+            No way to know ``||w̄_j||`` (reduced coordinates alone and no ``norms``), or
+            ``norms`` of the wrong shape or not finite and positive.
+
+        Notes
+        -----
+        Sufficient, not necessary: the engine's exact test is the weaker
+        ``ā_j² >= Σ_{i: Ū_ji > 0} Ū_ji² / s_i²`` (then ``a² − ||z_A||²`` is conserved and
+        non-negative; :attr:`jumpprocess.limit.alignment.Alignment.sign_stable`).
         """
-        s = np.ones(self.n) if norms is None else np.asarray(norms, dtype=DTYPE)
-        z = np.where(self.preactivations > 0, self.preactivations / s, 0.0)
-        return self.output_weights**2 >= np.einsum("ji,ji->j", z, z)
+        squared = None
+        if self.hidden_norms is not None:
+            squared = self.hidden_norms**2
+        elif self.input_weights is not None:
+            squared = np.einsum("jd,jd->j", self.input_weights, self.input_weights)
+        if norms is not None:
+            s = np.asarray(getattr(norms, "norms", norms))
+            if s.dtype == object or not np.issubdtype(s.dtype, np.number) or np.iscomplexobj(s):
+                raise ValueError(f"norms must be {self.n} real numbers (the data norms s_i), got dtype {s.dtype}")
+            s = s.astype(DTYPE)
+            if s.shape != (self.n,) or not np.all(np.isfinite(s)) or np.any(s <= 0):
+                raise ValueError(f"norms must be {self.n} finite positive numbers (the data norms s_i), got shape {s.shape}")
+            z = self.preactivations / s
+            in_span = np.einsum("ji,ji->j", z, z)
+            squared = in_span if squared is None else np.maximum(squared, in_span)
+        if squared is None:
+            raise ValueError(
+                "is_sign_stable needs the data norms s_i to compute ||w̄_j||² = Σ_i Ū_ji²/s_i² + ||w̄⊥||²: "
+                "pass norms=problem.norms (this initialization records no hidden_norms or input_weights)"
+            )
+        return self.output_weights**2 >= squared
 
     def to_dict(self) -> dict:
         data = {"preactivations": self.preactivations.tolist(), "output_weights": self.output_weights.tolist()}
