@@ -52,6 +52,7 @@ __all__ = [
     "SigmaRow",
     "ErrorFit",
     "InitializationReport",
+    "LimitPredictions",
     "ValidationReport",
     "benign_ties",
     "compare",
@@ -481,6 +482,139 @@ def _verdict(rows, race, ties, constant, common) -> tuple:
     return "mismatch", "; ".join(details) + horizon
 
 
+@dataclass(frozen=True, eq=False)
+class LimitPredictions:
+    """What the limit predicts for one initialization, each compared with every run.
+
+    Attributes
+    ----------
+    race : jumpprocess.Trajectory
+        The race for the training step size (rates ``ln(1 + ηλ)/η``, docs/math/race.rst).
+    flow : jumpprocess.Trajectory
+        The gradient-flow race, reported alongside (docs/math/convergence.rst).
+    """
+
+    race: object
+    flow: object
+
+
+def _limit_predictions(problem, inits, step_size) -> list:
+    """Step 1: the σ → 0 predictions for every initialization (no training yet)."""
+    from jumpprocess import simulate
+
+    return [LimitPredictions(race=simulate(problem, item, step_size), flow=simulate(problem, item, None))
+            for item in inits]
+
+
+def _stopping_rules(predictions, sigmas, step_size, loss_tolerance, max_steps) -> tuple:
+    """Step 2: per run (initialization-major, ``b · S + s``), the step budget and the loss
+    at which it stops: ``L_final + loss_tolerance · L(0)`` from the limit's plateaus."""
+    budgets, tolerances = [], []
+    for prediction in predictions:
+        race = prediction.race
+        start_loss, final_loss = float(race.plateau_losses[0]), float(race.plateau_losses[-1])
+        for sigma in sigmas:
+            budgets.append(_step_budget(race, sigma, step_size, loss_tolerance, max_steps))
+            tolerances.append(final_loss + loss_tolerance * (start_loss if start_loss > 0 else 1.0))
+    return np.array(budgets), np.array(tolerances)
+
+
+def _sigma_row(training, run, sigma, prediction, cosine, near_tie_constant) -> SigmaRow:
+    """Step 4: one run (one initialization at one σ) against the predictions."""
+    seen = observe(training, run)
+    against_race = match(seen, prediction.race, near_tie_constant=near_tie_constant)
+    against_flow = match(seen, prediction.flow, near_tie_constant=near_tie_constant)
+    L = float(np.log(1.0 / sigma))
+    return SigmaRow(
+        sigma=float(sigma),
+        log_inverse_sigma=L,
+        steps=int(training.stop_steps[run]),
+        stop_reason=training.stop_reasons[run],
+        status=training.statuses[run],
+        jump_time_error=against_race.jump_time_error,
+        flow_jump_time_error=against_flow.jump_time_error,
+        fitted_set_errors=against_race.fitted_set_errors,
+        flow_fitted_set_errors=against_flow.fitted_set_errors,
+        order_errors=against_race.order_errors,
+        squared_norm=against_race.squared_norm,
+        squared_norm_error=against_race.squared_norm_error,
+        plateau_loss_error=against_race.plateau_loss_error,
+        final_loss=seen.final_loss,
+        jump_time_errors=against_race.jump_time_errors,
+        empirical_jump_times=against_race.empirical_jump_times,
+        empirical_order=against_race.empirical_order,
+        near_ties=len(near_ties(prediction.race, L, near_tie_constant)),
+        below_orthogonality=bool(sigma <= cosine),
+        unreached_jumps=against_race.unreached_jumps,
+        partition_errors=against_race.partition_errors,
+    )
+
+
+def _initialization_report(index, prediction, training, sigmas, step_size, cosine, near_tie_constant):
+    """Steps 4–5 for initialization ``index``: its rows, fits and verdict."""
+    S = len(sigmas)
+    rows = [_sigma_row(training, index * S + s, sigma, prediction, cosine, near_tie_constant)
+            for s, sigma in enumerate(sigmas)]
+    race = prediction.race
+    ties = near_ties(race, rows[-1].log_inverse_sigma, near_tie_constant)
+    common = _common_errors(rows, race.num_jumps)
+    verdict, reason = _verdict(rows, race, ties, near_tie_constant, common)
+    return InitializationReport(
+        index=index,
+        verdict=verdict,
+        reason=reason,
+        rows=tuple(rows),
+        fit=fit_error(sigmas, common),
+        flow_fit=fit_error(sigmas, [row.flow_jump_time_error for row in rows]),
+        near_ties=ties,
+        trajectory=race,
+        flow_trajectory=prediction.flow,
+        rate_distortion=_rate_distortion(prediction.flow, step_size),
+    )
+
+
+def _overall_verdict(reports, mode, cosine) -> tuple:
+    """Step 6: the worst verdict over the initializations, and its reason."""
+    counts = {name: sum(report.verdict == name for report in reports) for name in VERDICTS}
+    overall = next(name for name in ("mismatch", "near-tie", "converging") if counts[name]) if reports else "mismatch"
+    if len(reports) == 1:
+        reason = reports[0].reason
+    else:
+        reason = ", ".join(f"{counts[name]} {name}" for name in VERDICTS if counts[name]) + f" of {len(reports)} initializations"
+    if mode == "nearly-orthogonal":
+        reason += f"; nearly orthogonal data (max |cos| = {cosine:.3g}): the limit is extrapolated, errors are deviations"
+    return overall, reason
+
+
+def _provenance(problem, inits, X, inputs, input_seed, training, settings: dict, torch) -> dict:
+    """Every setting of the comparison, and what produced it (versions, device, time)."""
+    import jumpprocess
+
+    return {
+        **settings,
+        "decrease_factor": DECREASE_FACTOR,
+        "error_floor": ERROR_FLOOR,
+        "n": problem.n,
+        "m": inits[0].m,
+        "d": int(X.shape[1]),
+        "batch": len(inits),
+        "problem": problem.to_dict(),
+        "initializations": [item.to_dict() for item in inits],
+        "inputs": "given" if inputs is not None else ("problem.inputs" if problem.inputs is not None else f"coordinate (seed {input_seed})"),
+        "device": training.device,
+        "dtype": training.dtype,
+        "wall_seconds": training.wall_seconds,
+        "steps_run": training.steps_run,
+        "versions": {
+            "jumpprocess": getattr(jumpprocess, "__version__", "unknown"),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def compare(
     problem,
     init,
@@ -498,6 +632,13 @@ def compare(
     progress=None,
 ) -> ValidationReport:
     """Train the real network at every σ and compare it with the σ → 0 limit (module docstring).
+
+    The steps, each a function of this module: the limit's predictions for every
+    initialization (:func:`_limit_predictions`), the stopping rule of every run
+    (:func:`_stopping_rules`), one batched training of all runs
+    (:func:`~validation.training.train_initializations`), each run matched against the
+    predictions (:func:`_sigma_row`), a verdict per initialization
+    (:func:`_initialization_report`, :func:`_verdict`) and overall (:func:`_overall_verdict`).
 
     Parameters
     ----------
@@ -551,7 +692,7 @@ def compare(
     >>> report.verdict, report.initializations[0].rows[-1].fitted_set_errors
     ('converging', 0)
     """
-    from jumpprocess import Initialization, simulate
+    from jumpprocess import Initialization
     from jumpprocess.precision import ORTHOGONALITY_ATOL
 
     torch = import_torch()
@@ -571,123 +712,38 @@ def compare(
     cosine = max_cosine(X)
     mode = "orthogonal" if cosine <= ORTHOGONALITY_ATOL else "nearly-orthogonal"
 
-    races = [simulate(problem, item, eta) for item in inits]
-    flows = [simulate(problem, item, None) for item in inits]
-    S = len(sigma_values)
-    budgets, tolerances = [], []
-    for race in races:
-        start_loss, final_loss = float(race.plateau_losses[0]), float(race.plateau_losses[-1])
-        for sigma in sigma_values:
-            budgets.append(_step_budget(race, sigma, eta, loss_tolerance, max_steps))
-            tolerances.append(final_loss + loss_tolerance * (start_loss if start_loss > 0 else 1.0))
-
+    # 1. what the limit predicts, 2. how long each run may train, 3. every run in one batch
+    predictions = _limit_predictions(problem, inits, eta)
+    budgets, tolerances = _stopping_rules(predictions, sigma_values, eta, loss_tolerance, max_steps)
     training = train_initializations(
         X,
         problem.labels,
         inits,
         sigma_values,
         step_size=eta,
-        max_steps=np.array(budgets),
-        loss_tolerance=np.array(tolerances),
+        max_steps=budgets,
+        loss_tolerance=tolerances,
         checkpoints=checkpoints,
         device=device_name,
         dtype=dtype_name,
         progress=progress,
     )
-
-    reports = []
-    for b, (race, flow) in enumerate(zip(races, flows)):
-        rows = []
-        for s, sigma in enumerate(sigma_values):
-            run = b * S + s
-            seen = observe(training, run)
-            against_race = match(seen, race, near_tie_constant=near_tie_constant)
-            against_flow = match(seen, flow, near_tie_constant=near_tie_constant)
-            L = float(np.log(1.0 / sigma))
-            rows.append(
-                SigmaRow(
-                    sigma=float(sigma),
-                    log_inverse_sigma=L,
-                    steps=int(training.stop_steps[run]),
-                    stop_reason=training.stop_reasons[run],
-                    status=training.statuses[run],
-                    jump_time_error=against_race.jump_time_error,
-                    flow_jump_time_error=against_flow.jump_time_error,
-                    fitted_set_errors=against_race.fitted_set_errors,
-                    flow_fitted_set_errors=against_flow.fitted_set_errors,
-                    order_errors=against_race.order_errors,
-                    squared_norm=against_race.squared_norm,
-                    squared_norm_error=against_race.squared_norm_error,
-                    plateau_loss_error=against_race.plateau_loss_error,
-                    final_loss=seen.final_loss,
-                    jump_time_errors=against_race.jump_time_errors,
-                    empirical_jump_times=against_race.empirical_jump_times,
-                    empirical_order=against_race.empirical_order,
-                    near_ties=len(near_ties(race, L, near_tie_constant)),
-                    below_orthogonality=bool(sigma <= cosine),
-                    unreached_jumps=against_race.unreached_jumps,
-                    partition_errors=against_race.partition_errors,
-                )
-            )
-        ties = near_ties(race, rows[-1].log_inverse_sigma, near_tie_constant)
-        common = _common_errors(rows, race.num_jumps)
-        verdict, reason = _verdict(rows, race, ties, near_tie_constant, common)
-        reports.append(
-            InitializationReport(
-                index=b,
-                verdict=verdict,
-                reason=reason,
-                rows=tuple(rows),
-                fit=fit_error(sigma_values, common),
-                flow_fit=fit_error(sigma_values, [row.flow_jump_time_error for row in rows]),
-                near_ties=ties,
-                trajectory=race,
-                flow_trajectory=flow,
-                rate_distortion=_rate_distortion(flow, eta),
-            )
-        )
-
-    counts = {name: sum(report.verdict == name for report in reports) for name in VERDICTS}
-    overall = next(name for name in ("mismatch", "near-tie", "converging") if counts[name]) if reports else "mismatch"
-    if len(reports) == 1:
-        reason = reports[0].reason
-    else:
-        reason = ", ".join(f"{counts[name]} {name}" for name in VERDICTS if counts[name]) + f" of {len(reports)} initializations"
-    if mode == "nearly-orthogonal":
-        reason += f"; nearly orthogonal data (max |cos| = {cosine:.3g}): the limit is extrapolated, errors are deviations"
-
-    import jumpprocess
-
-    parameters = {
+    # 4. every run against the predictions, 5. a verdict per initialization, 6. overall
+    reports = [
+        _initialization_report(b, prediction, training, sigma_values, eta, cosine, near_tie_constant)
+        for b, prediction in enumerate(predictions)
+    ]
+    verdict, reason = _overall_verdict(reports, mode, cosine)
+    settings = {
         "sigmas": sigma_values.tolist(),
         "step_size": eta,
         "loss_tolerance": loss_tolerance,
         "max_steps": int(max_steps),
         "checkpoints": int(checkpoints),
         "near_tie_constant": float(near_tie_constant),
-        "decrease_factor": DECREASE_FACTOR,
-        "error_floor": ERROR_FLOOR,
-        "n": problem.n,
-        "m": inits[0].m,
-        "d": int(X.shape[1]),
-        "batch": len(inits),
-        "problem": problem.to_dict(),
-        "initializations": [item.to_dict() for item in inits],
-        "inputs": "given" if inputs is not None else ("problem.inputs" if problem.inputs is not None else f"coordinate (seed {input_seed})"),
-        "device": training.device,
-        "dtype": training.dtype,
-        "wall_seconds": training.wall_seconds,
-        "steps_run": training.steps_run,
-        "versions": {
-            "jumpprocess": getattr(jumpprocess, "__version__", "unknown"),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     return ValidationReport(
-        verdict=overall,
+        verdict=verdict,
         reason=reason,
         mode=mode,
         max_cosine=cosine,
@@ -695,5 +751,5 @@ def compare(
         sigmas=sigma_values,
         initializations=tuple(reports),
         training=training,
-        parameters=parameters,
+        parameters=_provenance(problem, inits, X, inputs, input_seed, training, settings, torch),
     )

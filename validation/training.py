@@ -22,7 +22,7 @@ the same ``θ̄``.
 
 from __future__ import annotations
 
-import math
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -44,6 +44,7 @@ HALF_FIT_FRACTION = 0.5
 
 #: Stop reasons of a run (the ``stop_reasons`` attribute of :class:`TrainingResult`).
 CONVERGED, BUDGET, DIVERGED = "converged", "step budget", "diverged"
+_REASONS = (CONVERGED, BUDGET, DIVERGED)  # codes 0, 1, 2 of the training loop
 
 #: Steps between host synchronizations (checking whether every run has stopped).
 _SYNC_EVERY = 64
@@ -249,6 +250,201 @@ def _broadcast(values, size: int, name: str, dtype=np.float64) -> np.ndarray:
     return array
 
 
+@dataclass(frozen=True, eq=False)
+class _Batch:
+    """The checked inputs of :func:`train` as float64 arrays (B runs, m neurons, n samples)."""
+
+    inputs: np.ndarray           # (n, d)
+    labels: np.ndarray           # (n,)
+    input_weights: np.ndarray    # (B, m, d), unit scale
+    output_weights: np.ndarray   # (B, m), unit scale
+    sigmas: np.ndarray           # (B,)
+    budgets: np.ndarray          # (B,) int64
+    tolerances: np.ndarray       # (B,)
+
+    @property
+    def shape(self) -> tuple:
+        """``(B, m, n, d)``."""
+        B, m, d = self.input_weights.shape
+        return B, m, self.labels.shape[0], d
+
+
+def _check_batch(inputs, labels, input_weights, output_weights, sigmas, max_steps, loss_tolerance, dtype_name) -> _Batch:
+    """Step 1 of :func:`train`: shapes, finiteness, σ range, budgets (before any work)."""
+    X = np.array(inputs, dtype=np.float64)  # copies: torch refuses read-only arrays
+    y = np.array(labels, dtype=np.float64).reshape(-1)
+    W0 = np.array(input_weights, dtype=np.float64)
+    a0 = np.array(output_weights, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"inputs must have shape (n, d) with n = len(labels) = {y.shape[0]}, got {X.shape}")
+    if W0.ndim != 3 or W0.shape[2] != X.shape[1] or a0.shape != W0.shape[:2]:
+        raise ValueError(
+            f"input_weights must have shape (B, m, d={X.shape[1]}) and output_weights (B, m); "
+            f"got {W0.shape} and {a0.shape}"
+        )
+    for name, array in (("inputs", X), ("labels", y), ("input_weights", W0), ("output_weights", a0)):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} must be finite")
+    B = W0.shape[0]
+    sigma = _broadcast(sigmas, B, "sigmas")
+    check_sigmas(sigma, dtype_name)
+    budgets = _broadcast(max_steps, B, "max_steps", dtype=np.int64)
+    if np.any(budgets < 0):
+        raise ValueError(f"max_steps must be >= 0, got {budgets.min()}")
+    tolerances = _broadcast(loss_tolerance, B, "loss_tolerance")
+    return _Batch(X, y, W0, a0, sigma, budgets, tolerances)
+
+
+class _Networks:
+    """The B networks on the device and what :func:`train` records of them (steps 2–4).
+
+    Parameters ``a`` (B, m) and ``W`` (B, m, d) start at ``σ_b θ̄_b``; a run that stops is
+    frozen (its update masked), so its record is that of a run trained alone.
+    """
+
+    def __init__(self, torch, batch: _Batch, *, device, dtype, checkpoints: int, record_residuals: bool):
+        self.torch = torch
+        B, m, n, _ = batch.shape
+        options = {"dtype": dtype, "device": device}
+        sigma = torch.as_tensor(batch.sigmas, **options)
+        self.X = torch.as_tensor(batch.inputs, **options)
+        self.y = torch.as_tensor(batch.labels, **options)
+        self.half = HALF_FIT_FRACTION * self.y.abs()
+        self.W = (torch.as_tensor(batch.input_weights, **options) * sigma[:, None, None]).requires_grad_(True)
+        self.a = (torch.as_tensor(batch.output_weights, **options) * sigma[:, None]).requires_grad_(True)
+        self.budgets = torch.as_tensor(batch.budgets, device=device)
+        self.tolerances = torch.as_tensor(batch.tolerances, **options)
+        self.last = int(batch.budgets.max(initial=0))
+        self.scheduled = set(int(k) for k in log_spaced_steps(self.last, checkpoints))
+        C = len(self.scheduled) + 1  # one spare slot: the last step run is always recorded
+        self.losses = torch.zeros((C, B), **options)
+        self.norms = torch.zeros((C, B, m), **options)
+        self.residuals = torch.zeros((C, B, n), **options) if record_residuals else None
+        self.recorded_steps = []
+        self.half_fit = torch.where(self.y == 0, 0, -1).to(torch.int64).expand(B, n).clone()
+        self.active = torch.ones(B, dtype=torch.bool, device=device)
+        self.stop_steps = torch.zeros(B, dtype=torch.int64, device=device)
+        self.reason = torch.zeros(B, dtype=torch.int64, device=device)  # index into _REASONS
+
+    def forward(self):
+        """Residuals ``r = y − f(X)`` (B, n) and losses ``1/(2n) Σ r²`` (B,)."""
+        U = self.W @ self.X.T  # (B, m, n)
+        r = self.y - self.torch.einsum("bm,bmn->bn", self.a, self.torch.relu(U))
+        return r, (r * r).sum(1) / (2 * r.shape[1])
+
+    def observe(self, step: int, r, loss) -> None:
+        """Half-fit steps, and which runs stop at this step: converged, out of budget or diverged."""
+        torch = self.torch
+        with torch.no_grad():
+            self.half_fit = torch.where((self.half_fit < 0) & (r.abs() <= self.half), step, self.half_fit)
+            finite = torch.isfinite(loss)
+            done = self.active & (loss <= self.tolerances)
+            out_of_budget = self.active & finite & ~done & (self.budgets <= step)
+            blown = self.active & ~finite
+            self.reason = torch.where(out_of_budget, 1, torch.where(blown, 2, self.reason))
+            stopping = done | out_of_budget | blown
+            self.stop_steps = torch.where(stopping, step, self.stop_steps)
+            self.active = self.active & ~stopping
+        if step in self.scheduled:
+            self.record(step, r, loss)
+
+    def record(self, step: int, r, loss) -> None:
+        """Losses, neuron norms ``(a_j² + ||w_j||²)^½`` and residuals at a checkpoint."""
+        slot = len(self.recorded_steps)
+        with self.torch.no_grad():
+            self.losses[slot] = loss.detach()
+            self.norms[slot] = (self.a * self.a + (self.W * self.W).sum(2)).sqrt()
+            if self.residuals is not None:
+                self.residuals[slot] = r.detach()
+        self.recorded_steps.append(step)
+
+    def descend(self, loss, step_size: float) -> None:
+        """One gradient-descent step ``θ ← θ − η ∇L`` for the runs still active."""
+        grad_W, grad_a = self.torch.autograd.grad(loss.sum(), (self.W, self.a))
+        with self.torch.no_grad():
+            keep = self.active[:, None]
+            self.W -= self.torch.where(keep[:, :, None], step_size * grad_W, 0.0)
+            self.a -= self.torch.where(keep, step_size * grad_a, 0.0)
+
+
+@contextlib.contextmanager
+def _cpu_settings(torch, device_name: str, threads, work: int):
+    """Threads and subnormal flushing for the training loop, restored on exit.
+
+    Decaying parameters (wrong-sign neurons, frozen coordinates) reach subnormal numbers
+    in long runs, and subnormal arithmetic is ~30x slower on x86 CPUs. Every quantity
+    that matters is >= σ² >= tiny (check_sigmas), so flushing subnormals to 0 changes
+    nothing but the speed. ``threads="auto"`` uses one thread when a step is small
+    (``work = B m n d < 2**22``), where thread hand-offs cost more than they save.
+    """
+    previous_threads = torch.get_num_threads()
+    if device_name == "cpu" and threads is not None:
+        wanted = (1 if work < 2**22 else previous_threads) if threads == "auto" else int(threads)
+        torch.set_num_threads(max(1, wanted))
+    flush_supported = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if flush_supported:
+            torch.set_flush_denormal(False)
+        torch.set_num_threads(previous_threads)
+
+
+def _run_loop(nets: _Networks, step_size: float, progress) -> int:
+    """Step 3: gradient descent until every run has stopped; returns the steps run."""
+    B = nets.active.shape[0]
+    step = 0
+    while True:
+        r, loss = nets.forward()
+        nets.observe(step, r, loss)
+        if step % _SYNC_EVERY == 0 or step >= nets.last:
+            remaining = int(nets.active.sum())
+            if progress is not None:
+                progress(B - remaining, step)
+            if remaining == 0:
+                if nets.recorded_steps[-1] != step:
+                    nets.record(step, r, loss)
+                return step
+        nets.descend(loss, step_size)
+        step += 1
+
+
+def _result(nets: _Networks, batch: _Batch, step_size, device_name, dtype_name, wall, steps) -> TrainingResult:
+    """Step 4: the final state and the records, on the host in float64."""
+    torch = nets.torch
+    kept = len(nets.recorded_steps)
+    with torch.no_grad():
+        U = nets.W @ nets.X.T
+        final_r, final_loss = nets.forward()
+        squared = nets.a * nets.a + (nets.W * nets.W).sum(2)
+
+    def host(tensor):
+        return tensor.detach().to("cpu", torch.float64).numpy()
+
+    return TrainingResult(
+        sigmas=batch.sigmas,
+        step_size=step_size,
+        checkpoint_steps=np.asarray(nets.recorded_steps, dtype=np.int64),
+        losses=host(nets.losses[:kept]),
+        neuron_norms=host(nets.norms[:kept]),
+        residuals=None if nets.residuals is None else host(nets.residuals[:kept]),
+        half_fit_steps=nets.half_fit.cpu().numpy(),
+        stop_steps=nets.stop_steps.cpu().numpy(),
+        stop_reasons=tuple(_REASONS[int(code)] for code in nets.reason.cpu().numpy()),
+        loss_tolerances=batch.tolerances,
+        max_steps=batch.budgets,
+        final_losses=host(final_loss),
+        final_output_weights=host(nets.a),
+        final_preactivations=host(U),
+        final_squared_norms=host(squared),
+        labels=batch.labels,
+        device=device_name,
+        dtype=dtype_name,
+        wall_seconds=wall,
+        steps_run=steps,
+    )
+
+
 def train(
     inputs,
     labels,
@@ -312,6 +508,11 @@ def train(
 
     Notes
     -----
+    Steps: check the inputs (:func:`_check_batch`), put the B networks on the device
+    (:class:`_Networks`), descend until every run has stopped (:func:`_run_loop`:
+    :meth:`_Networks.forward`, :meth:`~_Networks.observe`, :meth:`~_Networks.descend`),
+    collect the records on the host (:func:`_result`).
+
     Cost per step: one batched product ``(B, m, d) × (d, n)`` forward and two backward,
     ``O(B m n d)``; memory ``O(B m d + C B (m + n))``.
     """
@@ -319,146 +520,17 @@ def train(
     dtype_name = resolve_dtype(dtype)
     device_name = resolve_device(device)
     eta = check_step_size(step_size)
-    X = np.array(inputs, dtype=np.float64)  # copies: torch refuses read-only arrays
-    y = np.array(labels, dtype=np.float64).reshape(-1)
-    W0 = np.array(input_weights, dtype=np.float64)
-    a0 = np.array(output_weights, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"inputs must have shape (n, d) with n = len(labels) = {y.shape[0]}, got {X.shape}")
-    if W0.ndim != 3 or W0.shape[2] != X.shape[1] or a0.shape != W0.shape[:2]:
-        raise ValueError(
-            f"input_weights must have shape (B, m, d={X.shape[1]}) and output_weights (B, m); "
-            f"got {W0.shape} and {a0.shape}"
-        )
-    for name, array in (("inputs", X), ("labels", y), ("input_weights", W0), ("output_weights", a0)):
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name} must be finite")
-    B, m, _ = W0.shape
-    n = y.shape[0]
-    sigma = _broadcast(sigmas, B, "sigmas")
-    check_sigmas(sigma, dtype_name)
-    budgets = _broadcast(max_steps, B, "max_steps", dtype=np.int64)
-    if np.any(budgets < 0):
-        raise ValueError(f"max_steps must be >= 0, got {budgets.min()}")
-    tolerances = _broadcast(loss_tolerance, B, "loss_tolerance")
-    last = int(budgets.max(initial=0))
-    schedule = log_spaced_steps(last, checkpoints)
-
-    tdtype = getattr(torch, dtype_name)
-    options = {"dtype": tdtype, "device": device_name}
-    Xt = torch.as_tensor(X, **options)
-    yt = torch.as_tensor(y, **options)
-    half = HALF_FIT_FRACTION * yt.abs()
-    W = (torch.as_tensor(W0, **options) * torch.as_tensor(sigma, **options)[:, None, None]).requires_grad_(True)
-    a = (torch.as_tensor(a0, **options) * torch.as_tensor(sigma, **options)[:, None]).requires_grad_(True)
-    budgets_t = torch.as_tensor(budgets, device=device_name)
-    tolerances_t = torch.as_tensor(tolerances, **options)
-
-    C = len(schedule) + 1  # one spare slot: the last step run is always recorded
-    losses = torch.zeros((C, B), **options)
-    norms = torch.zeros((C, B, m), **options)
-    residuals = torch.zeros((C, B, n), **options) if record_residuals else None
-    half_fit = torch.where(yt == 0, 0, -1).to(torch.int64).expand(B, n).clone()
-    active = torch.ones(B, dtype=torch.bool, device=device_name)
-    stop_steps = torch.zeros(B, dtype=torch.int64, device=device_name)
-    reason = torch.zeros(B, dtype=torch.int64, device=device_name)  # 0 converged, 1 budget, 2 diverged
-    recorded_steps = []
-
-    def record(loss, r):
-        slot = len(recorded_steps)
-        with torch.no_grad():
-            losses[slot] = loss
-            norms[slot] = (a * a + (W * W).sum(2)).sqrt()
-            if residuals is not None:
-                residuals[slot] = r
-        recorded_steps.append(step)
-
-    scheduled = set(int(k) for k in schedule)
-    # Decaying parameters (wrong-sign neurons, frozen coordinates) reach subnormal numbers
-    # in long runs, and subnormal arithmetic is ~30x slower on x86 CPUs. Every quantity
-    # that matters is >= σ² >= tiny (check_sigmas), so flushing subnormals to 0 changes
-    # nothing but the speed; the setting is restored on exit.
-    previous_threads = torch.get_num_threads()
-    if device_name == "cpu" and threads is not None:
-        wanted = (1 if B * m * n * X.shape[1] < 2**22 else previous_threads) if threads == "auto" else int(threads)
-        torch.set_num_threads(max(1, wanted))
-    flush_supported = torch.set_flush_denormal(True)
-    try:
+    batch = _check_batch(inputs, labels, input_weights, output_weights, sigmas, max_steps, loss_tolerance, dtype_name)
+    B, m, n, d = batch.shape
+    nets = _Networks(torch, batch, device=device_name, dtype=getattr(torch, dtype_name),
+                     checkpoints=checkpoints, record_residuals=record_residuals)
+    with _cpu_settings(torch, device_name, threads, B * m * n * d):
         start = time.perf_counter()
-        step = 0
-        while True:
-            U = W @ Xt.T  # (B, m, n)
-            f = torch.einsum("bm,bmn->bn", a, torch.relu(U))
-            r = yt - f
-            loss = (r * r).sum(1) / (2 * n)
-            with torch.no_grad():
-                half_fit = torch.where((half_fit < 0) & (r.abs() <= half), step, half_fit)
-                finite = torch.isfinite(loss)
-                done = active & (loss <= tolerances_t)
-                out_of_budget = active & finite & ~done & (budgets_t <= step)
-                blown = active & ~finite
-                reason = torch.where(out_of_budget, 1, torch.where(blown, 2, reason))
-                stopping = done | out_of_budget | blown
-                stop_steps = torch.where(stopping, step, stop_steps)
-                active = active & ~stopping
-            if step in scheduled:
-                record(loss.detach(), r.detach())
-            if step % _SYNC_EVERY == 0 or step >= last:
-                remaining = int(active.sum())
-                if progress is not None:
-                    progress(B - remaining, step)
-                if remaining == 0:
-                    if recorded_steps[-1] != step:
-                        record(loss.detach(), r.detach())
-                    break
-            grad_W, grad_a = torch.autograd.grad(loss.sum(), (W, a))
-            with torch.no_grad():
-                keep = active[:, None]
-                W -= torch.where(keep[:, :, None], eta * grad_W, 0.0)
-                a -= torch.where(keep, eta * grad_a, 0.0)
-            step += 1
-    finally:
-        if flush_supported:
-            torch.set_flush_denormal(False)
-        torch.set_num_threads(previous_threads)
-    if device_name.startswith("cuda"):
-        torch.cuda.synchronize()
-    wall = time.perf_counter() - start
-
-    kept = len(recorded_steps)
-    with torch.no_grad():
-        U = W @ Xt.T
-        final_r = yt - torch.einsum("bm,bmn->bn", a, torch.relu(U))
-        final_loss = (final_r * final_r).sum(1) / (2 * n)
-        squared = a * a + (W * W).sum(2)
-    codes = reason.cpu().numpy()
-    names = (CONVERGED, BUDGET, DIVERGED)
-
-    def host(tensor):
-        return tensor.detach().to("cpu", torch.float64).numpy()
-
-    return TrainingResult(
-        sigmas=sigma,
-        step_size=eta,
-        checkpoint_steps=np.asarray(recorded_steps, dtype=np.int64),
-        losses=host(losses[:kept]),
-        neuron_norms=host(norms[:kept]),
-        residuals=None if residuals is None else host(residuals[:kept]),
-        half_fit_steps=half_fit.cpu().numpy(),
-        stop_steps=stop_steps.cpu().numpy(),
-        stop_reasons=tuple(names[int(code)] for code in codes),
-        loss_tolerances=tolerances,
-        max_steps=budgets,
-        final_losses=host(final_loss),
-        final_output_weights=host(a),
-        final_preactivations=host(U),
-        final_squared_norms=host(squared),
-        labels=y,
-        device=device_name,
-        dtype=dtype_name,
-        wall_seconds=wall,
-        steps_run=step,
-    )
+        steps = _run_loop(nets, eta, progress)
+        if device_name.startswith("cuda"):
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+    return _result(nets, batch, eta, device_name, dtype_name, wall, steps)
 
 
 def train_initializations(
