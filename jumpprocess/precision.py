@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from ._values import as_float_array
+
 __all__ = [
     "DTYPE", "DTYPES", "ORTHOGONALITY_ATOL", "TIE_RTOL", "SADDLE_GRADIENT_RTOL",
     "resolve_dtype", "smallest_sigma", "check_sigmas",
@@ -86,7 +88,7 @@ def check_sigmas(sigmas, dtype="float64") -> np.ndarray:
     ValueError: sigma = 1e-20 is too small for float32: sigma**2 = 1e-40 underflows below the smallest normal float32 (1.175e-38); float32 needs sigma >= 1.08e-19 (use float64 for sigma down to 1.49e-154)
     """
     name = resolve_dtype(dtype)
-    values = np.atleast_1d(np.asarray(sigmas, dtype=np.float64)).reshape(-1)
+    values = np.atleast_1d(as_float_array(sigmas, "sigmas")).reshape(-1)  # tensors too (grad or not)
     if values.size == 0:
         raise ValueError("the list of sigmas is empty; give at least one initialization scale 0 < sigma < 1")
     tiny = float(np.finfo(DTYPES[name]).tiny)

@@ -36,12 +36,12 @@ coordinate that steps to ``≤ 0`` freezes there. A neuron is settled when ``a >
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from .._values import as_real
 from ..setting.initialization import Initialization
 from ..setting.problem import OrthogonalProblem
 
@@ -79,14 +79,16 @@ class Alignment:
 def check_step_size(step_size, *, allow_flow: bool = True) -> float | None:
     """Validate a step size: a finite number > 0, or ``None`` (gradient flow) if ``allow_flow``.
 
-    Training code (which has no flow mode) calls it with ``allow_flow=False``.
+    Training code (which has no flow mode) calls it with ``allow_flow=False``. Numpy
+    scalars and 0-d arrays or tensors are accepted (returned as a float).
     """
     expected = "None (gradient flow) or a finite number > 0" if allow_flow else "a finite number > 0 (the gradient-descent step η)"
     if step_size is None and allow_flow:
         return None
-    if step_size is None or isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
-        raise ValueError(f"step_size must be {expected}, got {step_size!r}")
-    eta = float(step_size)
+    try:  # numbers, numpy scalars, 0-d arrays and 0-d torch tensors (any device, grad or not)
+        eta = as_real(step_size, "step_size")
+    except TypeError:
+        raise ValueError(f"step_size must be {expected}, got {step_size!r}") from None
     if not np.isfinite(eta) or eta <= 0:
         raise ValueError(f"step_size must be {expected}, got {step_size!r}")
     return eta

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..setting.initialization import Initialization
 from ..setting.problem import OrthogonalProblem
-from .alignment import align
+from .alignment import align, check_step_size
 from .race import run_race
 from .trajectory import Trajectory
 
@@ -45,6 +45,7 @@ def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float 
     >>> traj.interpolates, bool(np.all(np.diff(traj.plateau_losses) < 0))
     (True, True)
     """
+    step_size = check_step_size(step_size)  # a float or None (numpy scalars, 0-d tensors accepted)
     alignment = align(problem, init, step_size)
     signal = problem.signal
     race = run_race(alignment.good_sets, signal * signal, problem.n, None if step_size is None else float(step_size))

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .._values import as_float_array, as_real
 from ..precision import DTYPE
 from ..setting.problem import OrthogonalProblem
 from .race import JumpEvent
@@ -128,17 +129,35 @@ class Trajectory:
 
     @cached_property
     def ambiguous(self) -> bool:
-        """Whether an overlapping tie made the limit undetermined by the race (spec §6)."""
-        return any(event.overlapping for event in self.events)
+        """Whether the limit function is not determined by the race (spec §6).
+
+        True when some tie group's remaining sets overlapped without being identical: which
+        samples each tied neuron fits, and everything after, then depends on O(1)
+        prefactors, and the trajectory continues by the convention "lowest neuron index
+        first". Ties between neurons with identical remaining sets do not make a run
+        ambiguous (see :attr:`identical_ties`). Always ``not function_determined``.
+        """
+        return any(event.overlapping and not event.identical for event in self.events)
+
+    @cached_property
+    def identical_ties(self) -> bool:
+        """Whether some tie was between neurons with identical remaining sets (spec §6).
+
+        The fitted set, the function, the losses and every later time are then determined;
+        only which of the tied neurons carries the fit is not (the lowest index does, by
+        convention; finite σ decides by prefactors). Neurons sharing a good set tie exactly
+        with positive probability, even for continuous labels.
+        """
+        return any(event.overlapping and event.identical for event in self.events)
 
     @cached_property
     def function_determined(self) -> bool:
         """Whether the learned function, losses and times are determined despite ties.
 
-        True unless some overlapping tie had non-identical remaining sets (then which
-        samples each neuron fits, and everything after, depends on O(1) prefactors).
+        True unless some overlapping tie had non-identical remaining sets, i.e.
+        ``not ambiguous``.
         """
-        return all(event.identical for event in self.events if event.overlapping)
+        return not self.ambiguous
 
     # ---- derived results --------------------------------------------------------------
     @property
@@ -278,11 +297,15 @@ class Trajectory:
                 "not follow this trajectory beyond it"
             )
         if self.ambiguous:
+            first = next(e for e in self.events if e.overlapping and not e.identical)
+            group = sorted((first.neuron,) + first.tied_with)
+            parts.append(f"ambiguous tie at τ = {first.time:.6g} (neurons {', '.join(map(str, group))} overlap; "
+                         "resolved lowest index first)")
+        elif self.identical_ties:
             first = next(e for e in self.events if e.overlapping)
             group = sorted((first.neuron,) + first.tied_with)
-            how = ("have identical remaining sets: function and losses determined, not which neuron fits"
-                   if first.identical else "overlap; resolved lowest index first")
-            parts.append(f"ambiguous tie at τ = {first.time:.6g} (neurons {', '.join(map(str, group))} {how})")
+            parts.append(f"tie at τ = {first.time:.6g} between neurons {', '.join(map(str, group))} with identical "
+                         "remaining sets (function and losses determined, not which neuron fits)")
         if self.interpolates:
             parts.append("interpolated")
         else:
@@ -306,7 +329,7 @@ class Trajectory:
 
     # ---- evaluation at any τ ------------------------------------------------------------
     def _plateau_index(self, tau, side: str):
-        tau = np.asarray(tau, dtype=DTYPE)
+        tau = as_float_array(tau, "τ")  # numbers, arrays, tensors (grad or not)
         if np.any(np.isnan(tau)) or np.any(tau < 0):
             raise ValueError("τ must be >= 0 (rescaled time τ = t / ln(1/σ)); got a negative or NaN value")
         return np.searchsorted(self.jump_times, tau, side=_side_for_search(side))
@@ -338,7 +361,7 @@ class Trajectory:
         the layers differently, by a relative O(η) (the function, fitted sets, times and
         losses are unaffected).
         """
-        count = int(self._plateau_index(float(tau), side))
+        count = int(self._plateau_index(as_real(tau, "τ"), side))
         a = np.zeros(self.m)
         U = np.zeros((self.m, self.n))
         final = self.output_weights

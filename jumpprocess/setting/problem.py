@@ -13,6 +13,7 @@ from enum import Enum
 
 import numpy as np
 
+from .._values import as_float_array, as_seed
 from ..precision import DTYPE, ORTHOGONALITY_ATOL
 
 __all__ = [
@@ -27,10 +28,9 @@ __all__ = [
 
 
 def _as_float_vector(values, name: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
-    array = array.astype(DTYPE, copy=True)
+    array = as_float_array(values, name)  # arrays, lists, tensors (any dtype/device, grad or not)
+    if name == "labels" and array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]  # the (n, 1) column torch.nn.MSELoss needs
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-d array of length n, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
@@ -46,7 +46,7 @@ class OrthogonalProblem:
 
     Parameters
     ----------
-    labels : array_like, shape (n,)
+    labels : array_like, shape (n,) or (n, 1)
         Targets ``y_i``; finite. Zero labels are allowed: those samples are fitted from
         the start and never enter a good set.
     norms : array_like, shape (n,), optional
@@ -88,7 +88,7 @@ class OrthogonalProblem:
                 raise ValueError(f"data norms must be > 0 (zero-norm inputs carry no signal); norms[{bad}] = {norms[bad]}")
         inputs = self.inputs
         if inputs is not None:
-            inputs = np.array(inputs, dtype=DTYPE)
+            inputs = as_float_array(inputs, "inputs")
             if inputs.ndim != 2 or inputs.shape[0] != n:
                 raise ValueError(f"inputs must have shape (n={n}, d), got {inputs.shape}")
             inputs.setflags(write=False)
@@ -104,7 +104,8 @@ class OrthogonalProblem:
         ----------
         X : array_like, shape (n, d)
             Pairwise-orthogonal, nonzero, finite rows.
-        labels : array_like, shape (n,)
+        labels : array_like, shape (n,) or (n, 1)
+            Arrays and tensors alike (any dtype or device, ``requires_grad`` or not).
         atol : float
             Largest accepted ``|cos(x_i, x_k)|`` for ``i != k``.
 
@@ -122,23 +123,22 @@ class OrthogonalProblem:
         --------
         >>> OrthogonalProblem.from_inputs([[2.0, 0.0], [0.0, 3.0]], [1, -1]).norms.tolist()
         [2.0, 3.0]
-        >>> OrthogonalProblem.from_inputs([[1.0, 0.0], [1.0, 1.0]], [1, -1])
+        >>> OrthogonalProblem.from_inputs([[1.0, 0.0], [1.0, 1.0]], [1, -1])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: inputs are not orthogonal: worst pair (0, 1) has cosine 0.7071067811865475 (tolerance 1e-08)
+        ValueError: inputs are not orthogonal: worst pair (0, 1) has cosine 0.7071067811865475 (tolerance 1e-08); ...
         """
-        X = np.asarray(X)
-        if X.dtype == object or not np.issubdtype(X.dtype, np.number):
-            raise ValueError(f"X must be numeric, got dtype {X.dtype}")
-        X = X.astype(DTYPE)
+        X = as_float_array(X, "X")
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-d array of shape (n, d), got shape {X.shape}")
         n = X.shape[0]
         if n == 0:
             raise ValueError("the problem has no samples (n = 0); at least one is required")
-        labels_array = np.asarray(labels)
+        labels_array = as_float_array(labels, "labels")
+        if labels_array.shape == (n, 1):
+            labels_array = labels_array[:, 0]
         if labels_array.shape != (n,):
-            raise ValueError(f"labels has shape {labels_array.shape} but X has {n} rows")
+            raise ValueError(f"labels has shape {labels_array.shape} but X has {n} rows; expected (n,) or (n, 1)")
         if not np.all(np.isfinite(X)):
             row, col = map(int, np.argwhere(~np.isfinite(X))[0])
             raise ValueError(f"X must be finite; X[{row}, {col}] = {X[row, col]}")
@@ -155,7 +155,7 @@ class OrthogonalProblem:
                 i, k = min(i, k), max(i, k)
                 raise ValueError(
                     f"inputs are not orthogonal: worst pair ({i}, {k}) has cosine "
-                    f"{float(unit[i] @ unit[k])!r} (tolerance {atol!r})"
+                    f"{float(unit[i] @ unit[k])!r} (tolerance {atol!r}){_bias_hint(X, atol)}"
                 )
         return cls(labels_array, norms, inputs=X)
 
@@ -175,6 +175,19 @@ class OrthogonalProblem:
     @classmethod
     def from_dict(cls, data: dict) -> "OrthogonalProblem":
         return cls(data["labels"], data["norms"])
+
+
+def _bias_hint(X: np.ndarray, atol: float) -> str:
+    """What a network with a hidden bias sees: the rows ``(x_i, 1)`` (docs/math/model.rst)."""
+    augmented = np.hstack([X, np.ones((X.shape[0], 1), dtype=DTYPE)])
+    unit = augmented / np.linalg.norm(augmented, axis=1)[:, None]
+    cosines = np.abs(unit @ unit.T)
+    np.fill_diagonal(cosines, 0.0)
+    if cosines.max() <= atol:
+        return ("; the augmented rows (x_i, 1) are orthogonal: if the network has a hidden bias, those are what the "
+                "dynamics sees, so pass np.hstack([X, np.ones((n, 1))]) (or use jumpprocess.from_torch / "
+                "Convention(hidden_bias=True))")
+    return "; with a hidden bias the rows that must be orthogonal are (x_i, 1), and those are not orthogonal either"
 
 
 class LabelKind(str, Enum):
@@ -249,7 +262,7 @@ def make_problem(
     Norms are 1, or ``Uniform(0.5, 2)`` when ``random_norms``. Inputs are not materialized
     (the limit needs only norms and labels; use :func:`random_orthogonal_inputs` for X).
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(as_seed(seed))
     kind = LabelKind(labels)
     if kind is LabelKind.GAUSSIAN:
         y = gaussian_labels(n, rng)
