@@ -11,6 +11,8 @@ initialization), :mod:`.limit` (the σ→0 jump process: alignment, race, trajec
 :mod:`.precision` holds the dtype and tolerances they all share.
 """
 
+from .interop.conventions import Convention
+from .interop.torch_model import from_torch
 from .limit.alignment import Alignment, align
 from .limit.engine import simulate
 from .limit.race import JumpEvent
@@ -32,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Alignment",
     "BatchSummary",
+    "Convention",
     "InitKind",
     "Initialization",
     "JumpEvent",
@@ -40,6 +43,7 @@ __all__ = [
     "Status",
     "Trajectory",
     "align",
+    "from_torch",
     "gaussian_labels",
     "make_problem",
     "orthonormal_inputs",
