@@ -52,7 +52,7 @@ def analyse(records):
         se = ratio.std(ddof=1) / math.sqrt(ratio.size)
         rows.append(dict(
             n=n, m=m, trials=entry["interpolates"].size, interpolating=ok.mean(), mean=ratio.mean(), se=se,
-            std=ratio.std(ddof=1), ambiguous=(entry["ambiguous"] > 0).mean(),
+            std=ratio.std(ddof=1), ambiguous=((entry["ambiguous"] > 0) | (entry["identical_ties"] > 0)).mean(),
             undetermined=(entry["function_determined"] == 0).mean(), clean_mean=clean.mean(),
             clean_se=clean.std(ddof=1) / math.sqrt(clean.size), jumps=entry["num_jumps"].mean(),
             time=entry["final_time"][ok].mean(),

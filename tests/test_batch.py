@@ -45,6 +45,7 @@ def assert_trial_matches(summary, t, trajectory):
     assert summary["uncovered"][t] == trajectory.uncovered.size
     assert summary["ambiguous"][t] == trajectory.ambiguous
     assert summary["function_determined"][t] == trajectory.function_determined
+    assert summary["identical_ties"][t] == trajectory.identical_ties
     np.testing.assert_allclose(summary["squared_norm"][t], trajectory.squared_norm, rtol=RTOL, atol=0)
     np.testing.assert_allclose(summary["norm_ratio"][t], trajectory.norm_ratio, rtol=RTOL, atol=0)
     np.testing.assert_allclose(summary["final_time"][t], trajectory.final_time, rtol=TIME_RTOL, atol=0)
@@ -81,6 +82,8 @@ def test_pm1_labels_exercise_ties_and_ambiguity():
     assert summary["num_tie_groups"].sum() > 0
     assert summary["ambiguous"].any() and not summary["ambiguous"].all()
     assert not summary["function_determined"].all()
+    np.testing.assert_array_equal(summary["ambiguous"], ~summary["function_determined"])
+    assert summary["identical_ties"].any()
 
 
 @pytest.mark.parametrize("problem_name", ["pm1-unit", "gaussian", "with-zeros"])
@@ -134,7 +137,7 @@ def test_kernel_race_equals_run_race_on_arbitrary_patterns(case):
     times = [e.time for e in race.events]
     assert out[0] == len(race.events)
     assert out[4] == sum(len(e.fitted) for e in race.events)
-    assert bool(out[5]) == any(e.overlapping for e in race.events)
+    assert bool(out[5]) == any(e.overlapping and e.identical for e in race.events)
     assert bool(out[7]) == any(e.overlapping and not e.identical for e in race.events)
     if times:
         np.testing.assert_allclose(out[[1, 2]], [times[0], times[-1]], rtol=TIME_RTOL)

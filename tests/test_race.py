@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from jumpprocess import Initialization, OrthogonalProblem, make_problem, sample_initialization, simulate
+from jumpprocess import Initialization, OrthogonalProblem, Status, make_problem, sample_initialization, simulate
 from jumpprocess.limit.race import count_rows, pack_neuron_bits, run_race
 from reference_impl import race as reference_race
 from strategies import initializations, problems
@@ -38,12 +38,13 @@ def test_first_jump_is_the_fastest_rate_and_times_are_exact():
     init = Initialization([[1, 1, -1, -1], [-1, 1, 1, 1], [-1, -1, 1, -1]], [2.0, -2.0, -2.0])
     traj = simulate(problem, init)
     # G_0 = {0, 1}: λ_0 = √(9+16)/4 = 5/4. G_1 = G_2 = {2}: λ = 1/4, an overlapping tie at
-    # τ = 4, resolved lowest index first; sample 3 (y = 2) is in no good set.
+    # τ = 4 between identical remaining sets (the function is determined, the fitting
+    # neuron is the lowest index by convention); sample 3 (y = 2) is in no good set.
     assert traj.neurons.tolist() == [0, 1]
     assert traj.jump_times[0] == pytest.approx(4 / 5, rel=1e-15)
     assert traj.jump_times[1] == pytest.approx(4.0, rel=1e-15)
     assert traj.events[1].tied_with == (2,) and traj.events[1].overlapping
-    assert traj.ambiguous and "ambiguous tie" in traj.status
+    assert traj.identical_ties and not traj.ambiguous and "identical remaining sets" in traj.status
     assert traj.uncovered.tolist() == [3]
 
 
@@ -65,7 +66,7 @@ def test_sign_labels_ties_are_exact_not_noise():
     a = np.array([1.0, 1.0]) * np.linalg.norm(U, axis=1)
     traj = simulate(problem, Initialization(U, a))
     assert traj.events[0].tied_with == (1,)
-    assert traj.ambiguous
+    assert traj.identical_ties and not traj.ambiguous
 
 
 def test_neuron_whose_set_is_taken_never_activates():
@@ -111,15 +112,18 @@ def test_identical_set_ties_are_flagged_as_determined():
     problem = OrthogonalProblem([1.0, 1.0, -1.0])
     same = Initialization([[1.0, 1.0, -1.0], [1.0, 1.0, -1.0]], [2.0, 2.0])
     traj = simulate(problem, same)
-    assert traj.ambiguous and traj.events[0].identical and traj.function_determined
-    assert "identical remaining sets" in traj.status
+    # the function is determined: not ambiguous, flagged as an identical-set tie instead
+    assert not traj.ambiguous and traj.identical_ties and traj.events[0].identical and traj.function_determined
+    assert traj.status_code is Status.STALLED and "ambiguous" not in traj.status  # sample 2 is uncovered
+    assert "identical remaining sets" in traj.status and traj.status.endswith("uncovered")
     partial = Initialization([[1.0, 1.0, -1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0]], [2.0, 2.0, 2.0])
     # neuron 0: {0, 1} (rate √2/3) jumps first; then 1 and 2 each have nothing left
     assert simulate(problem, partial).function_determined
     t2 = simulate(OrthogonalProblem([1.0, 1.0, -1.0, 1.0]), Initialization(
         [[1.0, 1.0, -1.0, -1.0], [1.0, -1.0, -1.0, 1.0]], [2.0, 2.0]))
     # G_0 = {0, 1}, G_1 = {0, 3}: equal rates, overlapping on sample 0, not identical
-    assert t2.ambiguous and not t2.events[0].identical and not t2.function_determined
+    assert t2.ambiguous and not t2.events[0].identical and not t2.function_determined and not t2.identical_ties
+    assert t2.status_code is Status.AMBIGUOUS and t2.status.startswith("ambiguous tie at τ = ")
 
 
 @given(st.integers(1, 70), st.sampled_from([1, 7, 100, 255, 256, 3000, 8191, 8192, 9001]), st.integers(0, 2**32 - 1))

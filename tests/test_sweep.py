@@ -148,3 +148,13 @@ def test_invalid_grids(kwargs, match):
 def test_unknown_kinds_are_rejected():
     with pytest.raises(ValueError):
         sweep_tasks([10], labels=["sign-weird"])
+
+
+def test_records_of_earlier_versions_read_with_the_current_meaning_of_ambiguous(tmp_path):
+    # Before identical_ties existed, "ambiguous" meant any overlapping tie (identical sets too).
+    old = {"key": "old", "task": {"n": 2, "m": 2, "trials": 3}, "results": {
+        "ambiguous": [True, True, False], "function_determined": [True, False, True]}}
+    (tmp_path / RESULTS_NAME).write_text(json.dumps(old) + "\n")
+    [record] = load_results(tmp_path / RESULTS_NAME)
+    assert record["results"]["ambiguous"] == [False, True, False]
+    assert record["results"]["identical_ties"] == [True, None, False]  # trial 1: unknown

@@ -249,8 +249,9 @@ def one_neuron_per_jump(trajectory) -> Check:
     to be reported, never resolved silently: simultaneous jumps are allowed only when
     reported. (Neurons with *identical* good sets tie exactly, with positive probability
     for small ``n``: one of them fits the set, the others fit nothing; still one
-    activation per jump, flagged ``ambiguous`` because the split of the saddle between
-    the tied neurons is not determined, although the network function is.)
+    activation per jump, flagged ``identical`` (``Trajectory.identical_ties``), not
+    ``ambiguous``: which tied neuron carries the fit is not determined, the network
+    function is.)
     """
     statement = "one new neuron per jump; simultaneous jumps only as reported ties (spec §4, §6)"
     seen: set[int] = set()
@@ -400,8 +401,9 @@ def scaling_laws(problem, init, factor: float, *, step_size=None, simulate=None,
         difference = _compare_maps(expected, actual, rtol)
         if difference:
             return _verdict(statement, {"scaled": name, **difference})
-        if bool(run.ambiguous) != bool(base.ambiguous):
-            return _verdict(statement, {"scaled": name, "ambiguous": bool(run.ambiguous), "expected": bool(base.ambiguous)})
+        for flag in ("ambiguous", "identical_ties"):
+            if bool(getattr(run, flag)) != bool(getattr(base, flag)):
+                return _verdict(statement, {"scaled": name, flag: bool(getattr(run, flag)), "expected": bool(getattr(base, flag))})
         if np.isfinite(horizon):
             continue  # after an overlapping tie the race's convention, not the limit, decides
         squared = base.squared_norm * norm_factor
@@ -424,7 +426,7 @@ def equivariance(problem, init, sample_permutation, neuron_permutation, *, step_
     ``rtol``: sums are taken in another order) with the corresponding fitted set. Within a
     tie group the race activates the lowest index first; that is a convention only when
     the group's remaining sets overlap (spec §6), so activations are compared up to the
-    first overlapping tie, and the ``ambiguous`` flags must agree.
+    first overlapping tie, and the ``ambiguous`` and ``identical_ties`` flags must agree.
     """
     from jumpprocess import Initialization, OrthogonalProblem
 
@@ -448,8 +450,9 @@ def equivariance(problem, init, sample_permutation, neuron_permutation, *, step_
         t = int(np.flatnonzero(np.any(np.asarray(run.good_sets) != expected_good, axis=1))[0])
         return _verdict(statement, {"neuron": t, "good_set": np.flatnonzero(run.good_sets[t]).tolist(),
                                     "expected": np.flatnonzero(expected_good[t]).tolist()})
-    if bool(run.ambiguous) != bool(base.ambiguous):
-        return _verdict(statement, {"ambiguous": bool(run.ambiguous), "expected": bool(base.ambiguous)})
+    for flag in ("ambiguous", "identical_ties"):
+        if bool(getattr(run, flag)) != bool(getattr(base, flag)):
+            return _verdict(statement, {flag: bool(getattr(run, flag)), "expected": bool(getattr(base, flag))})
     horizon = min(_first_overlap_time(base), _first_overlap_time(run))
     inverse_q = np.argsort(q)
     expected = {

@@ -398,9 +398,11 @@ def benign_ties(trajectory) -> bool:
     have the same rate and start at the same exponent −1, so they tie exactly (spec §4).
     Whichever wins fits the same set with the same saddle function (spec §5) and the other
     is left with nothing to fit: the trajectory in function space is determined, only the
-    neuron's index is not (finite σ picks it by the prefactors).
+    neuron's index is not (finite σ picks it by the prefactors). Recomputed here from the
+    good sets; equal to ``not trajectory.ambiguous`` (``trajectory.identical_ties`` says
+    whether such a tie occurred).
     """
-    if not trajectory.ambiguous:
+    if not any(event.overlapping for event in trajectory.events):
         return True
     remaining = trajectory.problem.labels != 0
     good = trajectory.good_sets
@@ -429,9 +431,9 @@ def _common_errors(rows, num_jumps) -> np.ndarray:
 def _verdict(rows, race, ties, constant, common) -> tuple:
     first, last = rows[0], rows[-1]
     where = f"sigma = {last.sigma:.3g}"
-    benign = race.ambiguous and benign_ties(race)
-    if race.ambiguous and not benign:
+    if race.ambiguous:
         return "near-tie", f"the limit itself is undetermined: {race.status}"
+    benign = race.identical_ties  # function determined; which neuron fits is not
     problems, timing = [], []
     set_errors = last.partition_errors if benign else last.fitted_set_errors
     if set_errors:

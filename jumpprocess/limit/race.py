@@ -20,9 +20,11 @@ product. Each sample is fitted once, so the whole race reads the pattern about o
 Ties (spec §6). Candidate jump times within :data:`~jumpprocess.precision.TIE_RTOL`
 (relative) are one tie group. All its neurons activate at that τ, in increasing neuron
 index, each fitting what remains of its good set (a member left with nothing fits
-nothing and stays inactive). If two members' remaining sets overlap the σ→0 limit is not
-determined by the race, and the trajectory is flagged ``ambiguous``; the lowest index
-first rule is then a documented convention, not a prediction.
+nothing and stays inactive). If two members' remaining sets overlap without being
+identical the σ→0 limit is not determined by the race, and the trajectory is flagged
+``ambiguous``; the lowest index first rule is then a documented convention, not a
+prediction. If they are identical, the fitted set and the function are determined and
+only the fitting neuron is a convention (``identical``; ``Trajectory.identical_ties``).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class JumpEvent:
     tied_with : tuple of int
         Other neurons whose candidate time equals this one within ``TIE_RTOL``.
     overlapping : bool
-        Whether the tie group's remaining sets overlapped (the limit is then ambiguous).
+        Whether the tie group's remaining sets overlapped (the limit is then ambiguous,
+        unless they were identical).
     identical : bool
         Whether they were moreover all identical: then the fitted set, the function, the
         losses and every later time are determined, and only which of the tied neurons

@@ -58,7 +58,7 @@ __all__ = [
 #: Per-trial fields of a :class:`BatchSummary`, each an array of length ``trials``.
 SUMMARY_FIELDS = (
     "seeds", "interpolates", "num_jumps", "first_time", "final_time", "squared_norm",
-    "norm_ratio", "uncovered", "ambiguous", "function_determined", "num_tie_groups",
+    "norm_ratio", "uncovered", "ambiguous", "function_determined", "num_tie_groups", "identical_ties",
 )
 
 #: Budget, in bytes, for the sample-major masks of one chunk of trials.
@@ -112,12 +112,17 @@ class BatchSummary:
     uncovered : ndarray of int
         Number of samples never fitted.
     ambiguous : ndarray of bool
-        An overlapping tie occurred (spec §6): which neuron fits what is a convention.
+        The limit function is not determined by the race: some tie group's remaining sets
+        overlapped without being identical (spec §6; ``Trajectory.ambiguous``), and which
+        neuron fits what is the convention "lowest index first".
     function_determined : ndarray of bool
-        Every overlapping tie had identical remaining sets, so the learned function,
-        losses, times and squared norm are determined anyway (``Trajectory.function_determined``).
+        ``~ambiguous``: the learned function, losses, times and squared norm are
+        determined (``Trajectory.function_determined``).
     num_tie_groups : ndarray of int
         Jump times at which two or more neurons tied (spec §6).
+    identical_ties : ndarray of bool
+        Some tie was between neurons with identical remaining sets: the function is
+        determined, not which neuron fits (``Trajectory.identical_ties``).
     trajectories : tuple of Trajectory or None
         Full trajectories when ``keep_trajectories=True``.
     """
@@ -140,6 +145,7 @@ class BatchSummary:
     ambiguous: np.ndarray
     function_determined: np.ndarray
     num_tie_groups: np.ndarray
+    identical_ties: np.ndarray
     trajectories: tuple | None = field(default=None, repr=False)
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -435,7 +441,7 @@ def simulate_many(
 
     raw = np.zeros((trials, 4))  # num_jumps, first_time, final_time, squared_norm
     fitted = np.zeros(trials, dtype=np.int64)
-    ambiguous = np.zeros(trials, dtype=bool)
+    identical = np.zeros(trials, dtype=bool)
     undetermined = np.zeros(trials, dtype=bool)
     ties = np.zeros(trials, dtype=np.int64)
     trajectories = [] if keep_trajectories else None
@@ -454,7 +460,7 @@ def simulate_many(
             else:
                 good_sets = align(problem, initialization(t), eta).good_sets
             race = run_race(good_sets, signal_sq, n, eta)
-            raw[t], fitted[t], ambiguous[t], ties[t], undetermined[t] = _summarize_events(race.events, ratio)
+            raw[t], fitted[t], identical[t], ties[t], undetermined[t] = _summarize_events(race.events, ratio)
     else:
         from . import kernels
 
@@ -477,7 +483,7 @@ def simulate_many(
             out = kernels.race_summaries(good, m, signal_sq, ratio_sq, eta)
             raw[start:stop] = out[:, :4]
             fitted[start:stop] = out[:, 4].astype(np.int64)
-            ambiguous[start:stop] = out[:, 5] != 0
+            identical[start:stop] = out[:, 5] != 0
             ties[start:stop] = out[:, 6].astype(np.int64)
             undetermined[start:stop] = out[:, 7] != 0
     if keep_trajectories:
@@ -495,7 +501,8 @@ def simulate_many(
         n=n, m=m, init=kind.value, step_size=eta, sampling=mode.value, seed=seed, seeds=seeds,
         interpolates=interpolates, num_jumps=raw[:, 0].astype(np.int64), first_time=raw[:, 1].copy(),
         final_time=raw[:, 2].copy(), squared_norm=squared, norm_ratio=norm_ratio, min_squared_norm=min_sq,
-        uncovered=nonzero - fitted, ambiguous=ambiguous, function_determined=~undetermined, num_tie_groups=ties, trajectories=trajectories,
+        uncovered=nonzero - fitted, ambiguous=undetermined, function_determined=~undetermined, num_tie_groups=ties,
+        identical_ties=identical, trajectories=trajectories,
     )
 
 
@@ -517,5 +524,5 @@ def _summarize_events(events, ratio) -> tuple[np.ndarray, int, bool, int, bool]:
     groups = {(e.time, tuple(sorted((e.neuron,) + tuple(e.tied_with)))) for e in events if e.tied_with}
     fitted = sum(len(e.fitted) for e in events)
     return (np.array([len(events), events[0].time, events[-1].time, squared], dtype=DTYPE), fitted,
-            any(e.overlapping for e in events), len(groups),
+            any(e.overlapping and e.identical for e in events), len(groups),
             any(e.overlapping and not e.identical for e in events))

@@ -15,8 +15,8 @@ With this layout
 :func:`race_summaries` reproduces :func:`jumpprocess.limit.race.run_race` decision by decision:
 the same exponent update ``e_j ← e_j + λ_j Δτ``, the same tie rule (candidate times within
 :data:`~jumpprocess.precision.TIE_RTOL` relative form one group, activated in increasing
-neuron index, each fitting what remains of its set), the same overlap test for
-ambiguity, the same exact integer counts (a neuron left with an empty set has rate
+neuron index, each fitting what remains of its set), the same overlap and identity tests
+of tie groups, the same exact integer counts (a neuron left with an empty set has rate
 exactly 0), and the same ``counts × weight`` arithmetic when every covered sample has the
 same weight (±1 labels, equal norms), which keeps exact ties exact. Only the summation
 order of non-uniform weights differs (relative differences ~1e-15).
@@ -38,8 +38,8 @@ from ..precision import TIE_RTOL
 __all__ = ["available", "race_summaries", "masks_from_weights", "pack_sample_major", "select_signs", "SUMMARY_COLUMNS"]
 
 #: Columns of the float matrix returned by :func:`race_summaries`, in order.
-SUMMARY_COLUMNS = ("num_jumps", "first_time", "final_time", "squared_norm", "fitted", "ambiguous", "num_tie_groups",
-                   "undetermined")
+SUMMARY_COLUMNS = ("num_jumps", "first_time", "final_time", "squared_norm", "fitted", "identical_ties", "num_tie_groups",
+                   "ambiguous")
 
 #: A non-uniform sum that fell below this fraction of its anchor is recomputed from the
 #: remaining samples (as ``run_race`` does): subtraction error stays below ~eps/1e-3.
@@ -109,7 +109,7 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
     first_time = np.nan
     squared_norm = 0.0
     fitted_total = 0
-    ambiguous = False
+    identical_tie = False
     undetermined = False
     tie_groups = 0
     while True:
@@ -159,8 +159,9 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
                 if hits != 0 and hits != size:
                     identical = False
             if overlap:
-                ambiguous = True
-                if not identical:
+                if identical:
+                    identical_tie = True
+                else:
                     undetermined = True
         for g in range(size):
             k = group[g]
@@ -215,7 +216,7 @@ def one_race(good, m, weights, ratio_sq, step_size, track_sums, out):
     out[2] = tau if jumps > 0 else 0.0
     out[3] = squared_norm
     out[4] = fitted_total
-    out[5] = 1.0 if ambiguous else 0.0
+    out[5] = 1.0 if identical_tie else 0.0
     out[6] = tie_groups
     out[7] = 1.0 if undetermined else 0.0
 
@@ -301,10 +302,11 @@ def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np
     -------
     ndarray, shape (trials, 8)
         Columns :data:`SUMMARY_COLUMNS`: number of jumps, first and last jump time (NaN
-        and 0.0 without jumps), squared norm, number of fitted samples, ambiguity flag
-        (an overlapping tie, spec §6), number of tie groups of two or more neurons, and
-        whether some overlapping tie had non-identical remaining sets (then the learned
-        function itself is undetermined by the race).
+        and 0.0 without jumps), squared norm, number of fitted samples, whether some
+        overlapping tie had identical remaining sets (function determined, spec §6), number
+        of tie groups of two or more neurons, and whether some overlapping tie had
+        non-identical remaining sets (ambiguous: the learned function itself is
+        undetermined by the race).
 
     Notes
     -----

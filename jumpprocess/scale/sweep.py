@@ -193,11 +193,27 @@ def load_results(path, *, repair: bool = False) -> list[dict]:
     for line in data[:complete].splitlines():
         if not line.strip():
             continue
-        record = json.loads(line)
+        record = _upgrade(json.loads(line))
         if record["key"] not in seen:
             seen.add(record["key"])
             records.append(record)
     return records
+
+
+def _upgrade(record: dict) -> dict:
+    """A record written by an earlier version, in the current meaning of the summary fields.
+
+    Before ``identical_ties`` existed, ``ambiguous`` meant "some overlapping tie" (identical
+    remaining sets included); it now means "the function is not determined" (spec §6),
+    which is ``not function_determined``. ``identical_ties`` is recovered where the old
+    fields determine it, and is ``None`` (unknown) for a trial that had both kinds of tie.
+    """
+    results = record.get("results", {})
+    if "identical_ties" not in results and "ambiguous" in results and "function_determined" in results:
+        overlap, determined = results["ambiguous"], results["function_determined"]
+        results["ambiguous"] = [not bool(d) for d in determined]
+        results["identical_ties"] = [bool(o) if d else None for o, d in zip(overlap, determined)]
+    return record
 
 
 def _append(handle, record: dict) -> None:

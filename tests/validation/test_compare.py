@@ -25,7 +25,7 @@ SIGMAS = (1e-2, 1e-8, 1e-32, 1e-64)
 
 def _well_separated(problem, init, step_size) -> bool:
     limit = simulate(problem, init, step_size)
-    if limit.ambiguous or limit.num_jumps == 0 or limit.final_time > 8.0:
+    if limit.ambiguous or limit.identical_ties or limit.num_jumps == 0 or limit.final_time > 8.0:
         return False
     times = limit.jump_times
     if np.any(np.diff(times) < 0.1 * times[1:]):
@@ -256,7 +256,7 @@ def test_a_benign_exact_tie_is_compared_up_to_relabeling():
     problem = OrthogonalProblem(labels, np.full(6, math.sqrt(6)))
     init = sample_initialization(problem, 4, "balanced", seed=1)
     limit = simulate(problem, init, 0.05)
-    assert limit.ambiguous and benign_ties(limit)
+    assert limit.identical_ties and not limit.ambiguous and benign_ties(limit)
     assert np.array_equal(limit.good_sets[0], limit.good_sets[1])
     report = compare(problem, init, (1e-2, 1e-16, 1e-64), step_size=0.05, device="cpu")
     assert report.verdict == "converging", report.table()
