@@ -182,3 +182,20 @@ def test_largest_kernel_eigenvalue_matches_dense(data):
         a2 = traj.output_weights[k] ** 2
         K = (np.outer(y[f], y[f]) / a2 + a2 * np.diag(s[f] ** 2)) / n
         assert top == pytest.approx(np.linalg.eigvalsh(K)[-1], rel=1e-9)
+
+
+def test_json_round_trip_keeps_the_inputs():
+    # Lossless means the inputs come back too: input-space weights need them.
+    rng = np.random.default_rng(4)
+    X = random_orthogonal_inputs(5, 7, rng, norms=rng.uniform(0.5, 2.0, 5))
+    problem = OrthogonalProblem.from_inputs(X, [1.0, -2.0, 0.5, 1.5, -1.0])
+    traj = simulate(problem, sample_initialization(problem, 6, "balanced", seed=3))
+    back = Trajectory.from_json(traj.to_json())
+    assert back.problem.inputs is not None
+    assert np.array_equal(back.problem.inputs, X) and np.array_equal(back.problem.norms, problem.norms)
+    for tau in (0.0, *traj.jump_times, np.inf):
+        for side in ("left", "right"):
+            assert np.array_equal(back.input_weights_at(tau, side), traj.input_weights_at(tau, side))
+    assert back.to_json() == traj.to_json()
+    plain = simulate(make_problem(5), sample_initialization(make_problem(5), 3, seed=1))
+    assert Trajectory.from_json(plain.to_json()).problem.inputs is None

@@ -170,11 +170,16 @@ class OrthogonalProblem:
         return self.labels * self.norms
 
     def to_dict(self) -> dict:
-        return {"labels": self.labels.tolist(), "norms": self.norms.tolist()}
+        """Labels, norms and (when stored) the inputs, as JSON-ready lists (floats round-trip)."""
+        data = {"labels": self.labels.tolist(), "norms": self.norms.tolist()}
+        if self.inputs is not None:
+            data["inputs"] = self.inputs.tolist()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "OrthogonalProblem":
-        return cls(data["labels"], data["norms"])
+        """Inverse of :meth:`to_dict` (the inputs are checked again)."""
+        return cls(data["labels"], data["norms"], inputs=data.get("inputs"))
 
 
 def _bias_hint(X: np.ndarray, atol: float) -> str:
