@@ -8,7 +8,7 @@ Attributes
 DTYPE : numpy dtype
     All engine arithmetic is float64.
 ORTHOGONALITY_ATOL : float
-    Largest |cos(x_i, x_k)| accepted as orthogonal by ``OrthogonalProblem.from_inputs``.
+    Largest ``|cos(x_i, x_k)|`` accepted as orthogonal by ``OrthogonalProblem.from_inputs``.
 TIE_RTOL : float
     Two candidate jump times ``τ_a <= τ_b`` are a tie when ``τ_b - τ_a <= TIE_RTOL * τ_a``.
     Exact ties (spec §6: ±1 labels, unit norms) differ only by rounding, about 1e-15

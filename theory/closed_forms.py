@@ -201,7 +201,7 @@ class TangentKernelDerivation:
 
 y2 = sp.Symbol("y2", real=True)
 N = sp.Symbol("N", positive=True)  #: ||y_F||_2
-k_symbol = sp.Symbol("k", positive=True, integer=True)  #: |F|
+k_symbol = sp.Symbol("k", positive=True, integer=True)  #: ``|F|``
 
 
 @functools.cache
@@ -387,7 +387,7 @@ def saddle_output_weight(labels, norms=None, sign: int = 1) -> float:
 
     Parameters
     ----------
-    labels, norms : array_like, shape (|F|,)
+    labels, norms : array_like, shape ``(|F|,)``
         Labels and data norms of the fitted samples (norms default to 1).
     sign : {+1, -1}
         The neuron's sign ``sgn_k``.
@@ -410,7 +410,7 @@ def saddle_output_weight(labels, norms=None, sign: int = 1) -> float:
 
 
 def saddle_preactivations(labels, norms=None, sign: int = 1) -> np.ndarray:
-    """``U_ki = y_i / a_k`` on ``F`` (spec §5), shape (|F|,)."""
+    """``U_ki = y_i / a_k`` on ``F`` (spec §5), shape ``(|F|,)``."""
     labels, norms = _labels_norms(labels, norms)
     output = saddle_output_weight(labels, norms, sign)
     return np.asarray(_numeric()["u_of_y_a"](labels, output), dtype=DTYPE)
@@ -480,7 +480,7 @@ def tangent_kernel_block(labels, norms, n_samples: int) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (|F|, |F|)
+    numpy.ndarray, shape ``(|F|, |F|)``
     """
     labels, norms = _labels_norms(labels, norms)
     numeric = _numeric()

@@ -170,7 +170,7 @@ class InitKind(str, Enum):
     """The initialization laws of spec §3."""
 
     BALANCED = "balanced"                  #: ā_j = ±||w̄_j|| (the paper; Boursier et al.)
-    OUTPUT_DOMINATED = "output-dominated"  #: |ā_j| = ||w̄_j|| + Exp(1) (Dana et al.)
+    OUTPUT_DOMINATED = "output-dominated"  #: ``|ā_j| = ||w̄_j|| + Exp(1)`` (Dana et al.)
     GAUSSIAN = "gaussian"                  #: ā_j ~ N(0, 1) independent of w̄_j: a_j may flip sign
 
 

@@ -217,7 +217,7 @@ def random_orthogonal_inputs(n: int, d: int, rng: np.random.Generator, norms=Non
     matrix with the sign correction); rows are then scaled to ``norms`` (default 1).
 
     Warning: such rows are orthogonal only to ~1e-16. Training a real network on them at
-    σ ≲ 1e-16 leaks rounding of size ~1e-16·|θ| into coordinates that should stay frozen
+    σ ≲ 1e-16 leaks rounding of size ``~1e-16·|θ|`` into coordinates that should stay frozen
     (``U_ji <= 0``) and can re-activate them, so finite-σ comparisons below that scale
     need exactly orthogonal inputs (e.g. signed, scaled, permuted basis vectors:
     :func:`orthonormal_inputs` scaled by the norms, or ``jumpprocess.finite.reference.coordinate_inputs``).
