@@ -29,3 +29,8 @@ __all__ = [
     "loss_and_gradient",
     "network_output",
 ]
+
+from .engine import Tolerances, simulate_finite
+from .run import FiniteRun, LimitComparison
+
+__all__ += ["FiniteRun", "LimitComparison", "Tolerances", "simulate_finite"]

@@ -1,0 +1,209 @@
+"""The reduced finite-σ dynamics: residual, gradient-flow vector field, gradient-descent map.
+
+Compiled with numba; imported only when a finite-σ run is requested, so ``import
+jumpprocess`` does not load numba.
+
+An alive coordinate is ``≥ 0`` (it freezes when it reaches 0), so ``relu(U_ji) = s_i z_ji``
+on alive coordinates and the vector field is polynomial between deaths, which the
+integrator locates (:mod:`.integrator`).
+
+State (docs/math/reduction.rst, docs/math/finite-sigma.rst "The hybrid engine"): neuron j is
+``(a_j, z_j·)`` with ``z_ji = U_ji / s_i``, stored as a row ``X[j] = (a_j, z_j1, …, z_jn)``,
+and an explicit mask ``alive[j, i]`` (the ReLU indicator ``1[U_ji > 0]``: a coordinate that
+reaches 0 is frozen forever). A neuron is either *large* (``large[j]``: raw values,
+included in the residual) or *small* (values in the neuron's own units, i.e. the true
+neuron is ``exp(log_scale[j]) · X[j]``; left out of the residual, which makes it exactly
+linear). With ``v_i = y_i s_i`` the equations are
+
+    r_i      = y_i − Σ_{j large} a_j s_i z_ji 1[alive]
+    da_j/dt  = (1/n) Σ_i r_i s_i z_ji 1[alive]
+    dz_ji/dt = (s_i / n) a_j r_i 1[alive]
+
+and gradient descent applies ``X ← X + η · dX/dt`` (all from the old state) and freezes
+every alive coordinate that stepped to ``≤ 0`` at that value. For a small neuron these are
+the same bilinear equations, linear in its own state because its own share of the residual
+is dropped (relative error O(amplitude²)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["residual", "flow_derivative", "residual_rate", "descent_step", "amplitudes"]
+
+
+@njit(cache=True)
+def residual(X, alive, large, y, s):
+    """``r = y − f(x)`` with only the large neurons counted (shape (n,))."""
+    m, n1 = X.shape
+    n = n1 - 1
+    r = y.copy()
+    for j in range(m):
+        if not large[j]:
+            continue
+        a = X[j, 0]
+        if a == 0.0:
+            continue
+        for i in range(n):
+            if alive[j, i]:
+                r[i] -= a * s[i] * X[j, i + 1]
+    return r
+
+
+@njit(cache=True)
+def flow_derivative(X, alive, r, s, out):
+    """``dX/dt`` of every neuron given the residual ``r`` (written into ``out``)."""
+    m, n1 = X.shape
+    n = n1 - 1
+    inv_n = 1.0 / n
+    for j in range(m):
+        a = X[j, 0]
+        acc = 0.0
+        for i in range(n):
+            if alive[j, i]:
+                ri = r[i] * s[i]
+                acc += ri * X[j, i + 1]
+                out[j, i + 1] = ri * a * inv_n
+            else:
+                out[j, i + 1] = 0.0
+        out[j, 0] = acc * inv_n
+
+
+@njit(cache=True)
+def residual_rate(X, dX, alive, large, s):
+    """``dr/dt = −Σ_{j large} s_i (da_j z_ji + a_j dz_ji)`` over alive coordinates."""
+    m, n1 = X.shape
+    n = n1 - 1
+    out = np.zeros(n)
+    for j in range(m):
+        if not large[j]:
+            continue
+        a = X[j, 0]
+        da = dX[j, 0]
+        for i in range(n):
+            if alive[j, i]:
+                out[i] -= s[i] * (da * X[j, i + 1] + a * dX[j, i + 1])
+    return out
+
+
+@njit(cache=True)
+def descent_step(X, alive, large, y, s, eta, scratch):
+    """One exact gradient-descent step in place; returns the number of coordinates frozen.
+
+    Uses the residual of the state *before* the step for every neuron (the real
+    network's full-batch update), then freezes alive coordinates that stepped to ``≤ 0``.
+    """
+    r = residual(X, alive, large, y, s)
+    flow_derivative(X, alive, r, s, scratch)
+    m, n1 = X.shape
+    deaths = 0
+    for j in range(m):
+        for k in range(n1):
+            X[j, k] += eta * scratch[j, k]
+        for i in range(n1 - 1):
+            if alive[j, i] and X[j, i + 1] <= 0.0:
+                alive[j, i] = False
+                deaths += 1
+    return deaths
+
+
+@njit(cache=True)
+def amplitudes(X, alive):
+    """Per-neuron amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units."""
+    m, n1 = X.shape
+    out = np.empty(m)
+    for j in range(m):
+        acc = X[j, 0] * X[j, 0]
+        for i in range(n1 - 1):
+            if alive[j, i]:
+                acc += X[j, i + 1] * X[j, i + 1]
+        out[j] = np.sqrt(acc)
+    return out
+
+
+@njit(cache=True)
+def covered_residual(X, alive, large, log_scale, y, cover_log_amp):
+    """The residual a converged state has: ``r*_i = 0`` where a large neuron of amplitude
+    ``≥ exp(cover_log_amp)`` and ``a_j ≠ 0`` is alive, else ``y_i``
+    (docs/math/finite-sigma.rst, "Plateaus in closed form")."""
+    m, n1 = X.shape
+    target = y.copy()
+    amps = amplitudes(X, alive)
+    for j in range(m):
+        if large[j] and X[j, 0] != 0.0 and amps[j] > 0.0 and np.log(amps[j]) + log_scale[j] >= cover_log_amp:
+            for i in range(n1 - 1):
+                if alive[j, i]:
+                    target[i] = 0.0
+    return target
+
+
+@njit(cache=True)
+def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_amp, conv_tol,
+                   max_steps, step0, check_after, stop_step, half_fit, losses):
+    """Iterate exact gradient descent until an event; returns ``(steps taken, code)``.
+
+    Codes: 0 converged (``|r − r*| ≤ conv_tol · max|y|``, checked from step
+    ``check_after`` on), 1 a small neuron crossed ``exp(log_delta)`` and was made large,
+    2 ``max_steps`` taken, 3 ``stop_step`` reached, 4 non-finite state. ``losses[k]`` and
+    ``half_fit`` (first step with ``|r_i| ≤ |y_i|/2``) are recorded for the iterates
+    ``θ_{step0 + k}`` *before* each step, as training code does.
+    """
+    m, n1 = X.shape
+    n = n1 - 1
+    ymax = 0.0
+    for i in range(n):
+        ymax = max(ymax, abs(y[i]))
+    dX = np.empty_like(X)
+    for k in range(max_steps):
+        step = step0 + k
+        r = residual(X, alive, large, y, s)
+        loss = 0.0
+        for i in range(n):
+            loss += r[i] * r[i]
+            if half_fit[i] < 0 and y[i] != 0.0 and abs(r[i]) <= 0.5 * abs(y[i]):
+                half_fit[i] = step
+        losses[k] = 0.5 * loss / n
+        if not np.isfinite(loss):
+            return k, 4
+        if step >= stop_step:
+            return k, 3
+        if step >= check_after:
+            target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
+            converged = True
+            for i in range(n):
+                if abs(r[i] - target[i]) > conv_tol * ymax:
+                    converged = False
+                    break
+            if converged:
+                return k, 0
+        flow_derivative(X, alive, r, s, dX)
+        promoted = False
+        for j in range(m):
+            amp2 = 0.0
+            for c in range(n1):
+                X[j, c] += eta * dX[j, c]
+            amp2 = X[j, 0] * X[j, 0]
+            for i in range(n):
+                if alive[j, i]:
+                    if X[j, i + 1] <= 0.0:
+                        alive[j, i] = False
+                    else:
+                        amp2 += X[j, i + 1] * X[j, i + 1]
+            if not large[j] and amp2 > 0.0:
+                log_amp = 0.5 * np.log(amp2)
+                if log_scale[j] + log_amp >= log_delta:
+                    factor = np.exp(log_scale[j])
+                    for c in range(n1):
+                        X[j, c] *= factor
+                    log_scale[j] = 0.0
+                    large[j] = True
+                    promoted = True
+                elif log_amp > 69.0 or log_amp < -69.0:
+                    factor = np.exp(-log_amp)
+                    for c in range(n1):
+                        X[j, c] *= factor
+                    log_scale[j] += log_amp
+        if promoted:
+            return k + 1, 1
+    return max_steps, 2
