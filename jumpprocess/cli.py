@@ -1,4 +1,4 @@
-"""Command-line interface: ``jumpprocess simulate | theory | validate | sweep``.
+"""Command-line interface: ``jumpprocess simulate | theory | validate | sweep | compare-log``.
 
 ``main(argv=None)`` returns an exit code, so tests call it directly (STYLE §13).
 """
@@ -26,6 +26,7 @@ _PLUGINS = {
     "theory": "theory.cli",
     "validate": "validation.cli",
     "sweep": "jumpprocess.scale.sweep",
+    "compare-log": "jumpprocess.interop.cli",
 }
 
 

@@ -8,6 +8,7 @@ torch and matplotlib are imported only by the functions that need them.
 """
 
 from .conventions import LOSS_FACTORS, Convention, UserFiniteRun, UserTrajectory, bias_orthogonal_inputs
+from .logged_run import LogComparison, TrainingLog, compare_log, load_training_log, save_training_log
 from .torch_model import SIGMA_RULE, ImportedModel, from_parameters, from_torch
 
 __all__ = [
@@ -15,9 +16,14 @@ __all__ = [
     "SIGMA_RULE",
     "Convention",
     "ImportedModel",
+    "LogComparison",
+    "TrainingLog",
     "UserFiniteRun",
     "UserTrajectory",
     "bias_orthogonal_inputs",
+    "compare_log",
     "from_parameters",
     "from_torch",
+    "load_training_log",
+    "save_training_log",
 ]

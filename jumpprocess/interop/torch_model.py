@@ -144,6 +144,34 @@ def _check_orthogonal(X: np.ndarray, hidden_bias: bool) -> None:
     raise ValueError(message)
 
 
+#: Below this σ, float64 rounding can re-activate frozen coordinates unless the inputs are coordinate vectors.
+ROUNDING_SIGMA = 1e-12
+
+
+def _warn_rounding(X_seen: np.ndarray, sigma: float) -> None:
+    """Warn when float64 training on these inputs cannot follow the exact dynamics at this σ.
+
+    A coordinate ``<w_j, x̃_k> <= 0`` is frozen only because ``<x̃_i, x̃_k> = 0`` exactly; when
+    inputs share coordinates (a hidden bias always does: every x̃ ends in 1), rounding of
+    ``W + η ∇`` feeds it about ``1e-16 · ||w_j|| · ||x̃_k||`` per step once neuron j has grown,
+    which beats its initial ``σ Ū_jk`` when σ is below ~1e-13 and can make the real network
+    fit samples the limit never fits. Coordinate inputs (one nonzero per column) are immune.
+    """
+    if sigma >= ROUNDING_SIGMA:
+        return
+    if np.all(np.count_nonzero(X_seen, axis=0) <= 1):
+        return
+    import warnings
+
+    warnings.warn(
+        f"σ = {sigma:.3g} is below ~{ROUNDING_SIGMA:g}: on inputs that share coordinates"
+        + (" (a hidden bias makes every x̃ end in 1)" if np.all(X_seen[:, -1] == 1) else "")
+        + ", float64 rounding can re-activate coordinates the exact dynamics keeps frozen, so a real "
+        "run may fit samples the limit never fits; compare at a larger σ, or on coordinate inputs",
+        RuntimeWarning, stacklevel=3,
+    )
+
+
 def _labels(y, n: int) -> np.ndarray:
     labels = as_float_array(y, "y")
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -232,6 +260,7 @@ def from_parameters(output_weights, hidden_weights, X, y, *, hidden_bias=None, s
     if lr is not None:
         lr_value = check_step_size(as_real(lr, "lr"), allow_flow=False)
         step = check_step_size(convention.to_canonical_step_size(lr_value), allow_flow=False)
+    _warn_rounding(X_seen, sigma_value)
     W_bar = W / sigma_value
     init = Initialization(W_bar @ X_seen.T, a / sigma_value, np.linalg.norm(W_bar, axis=1), W_bar)
     return ImportedModel(problem, init, sigma_value, step, convention, lr_value, chosen)
