@@ -40,7 +40,7 @@ def make_data(n, d, seed):
 
 
 def make_network(d, m, sigma, seed):
-    """Balanced init at scale σ: (w_j, b_j) ~ σ N(0, I/(d+1)), a_j = ±||(w_j, b_j)||."""
+    """Balanced init at scale σ: ``(w_j, b_j) ~ σ N(0, I/(d+1))``, ``a_j = ±||(w_j, b_j)||``."""
     torch.manual_seed(seed)
     net = nn.Sequential(nn.Linear(d, m), nn.ReLU(), nn.Linear(m, 1, bias=False)).double()
     with torch.no_grad():
@@ -69,7 +69,7 @@ def train(net, X, y, lr, steps):
 
 
 def carriers(net, X):
-    """Who fitted what in the trained network: argmax_j |a_j relu(<w_j, x_i> + b_j)| per sample."""
+    """Who fitted what in the trained network: ``argmax_j |a_j relu(<w_j, x_i> + b_j)|`` per sample."""
     with torch.no_grad():
         hidden = torch.relu(net[0](X))                          # (n, m)
         contributions = (hidden * net[2].weight.reshape(1, -1)).abs()

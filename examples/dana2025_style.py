@@ -1,6 +1,6 @@
 """
-Your own PyTorch run, Dana et al. (2025) style: output 1/p, loss p·mean/2, |a_j| = ||w_j|| + Exp(1)
-====================================================================================================
+Your own PyTorch run, Dana et al. (2025) style: output 1/p, loss p·mean/2, ``|a_j| = ||w_j|| + Exp(1)``
+=======================================================================================================
 
 A two-layer ReLU network in the convention of Dana, Bach and Pillaud-Vivien (2025): ``p``
 neurons, output ``f(x) = (1/p) Σ_j a_j relu(<w_j, x>)``, loss ``p · mean((f − y)²) / 2`` and an
@@ -48,7 +48,7 @@ def make_data(n, d, seed):
 
 
 def make_network(d, p, sigma, seed):
-    """w_j = σ g_j / √d, a_j = ±σ (||g_j/√d|| + Exp(1))."""
+    """``w_j = σ g_j / √d``, ``a_j = ±σ (||g_j/√d|| + Exp(1))``."""
     torch.manual_seed(seed)
     net = MeanFieldNet(d, p).double()
     with torch.no_grad():
@@ -76,7 +76,7 @@ def train(net, X, y, lr, steps):
 
 
 def carriers(net, X):
-    """Who fitted what in the trained network: argmax_j |a_j relu(<w_j, x_i>)| per sample."""
+    """Who fitted what in the trained network: ``argmax_j |a_j relu(<w_j, x_i>)|`` per sample."""
     with torch.no_grad():
         contributions = (torch.relu(net.hidden(X)) * net.output.weight.reshape(1, -1)).abs()
     return contributions.argmax(dim=1).numpy(), contributions.max(dim=1).values.numpy() > 0

@@ -9,9 +9,9 @@ inputs the dynamics sees (``x̃ = (x, 1)`` with a hidden bias), the unit-scale
 filled in), so that ``σ θ̄'`` *is* the user's ``θ(0)`` in canonical coordinates and one
 canonical step *is* one user step (docs/math/model.rst, "Converting other conventions").
 
-σ when not stated: the per-neuron root-mean-square scale of the user's ``θ(0)``,
+σ when not stated: the per-neuron root-mean-square scale of the user's ``θ(0)``::
 
-    σ = sqrt( Σ_j (a_j² + ||w̃_j||²) / (2m) ),        w̃_j = (w_j, b_j),
+    σ = sqrt( Σ_j (a_j² + ||w̃_j||²) / (2m) ),        w̃_j = (w_j, b_j)
 
 so that ``θ̄ = θ(0)/σ`` has ``mean_j (ā_j² + ||w̄_j||²)/2 = 1``, as the samplers of
 :mod:`jumpprocess.setting.initialization` draw it (balanced: ``ā_j² = ||w̄_j||² ≈ 1``). The
