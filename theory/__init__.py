@@ -1,14 +1,16 @@
 """theory: closed forms, exact probabilities and checkable theorems of the limit process.
 
-Companion to :mod:`jumpprocess` (the engine), following ``spec/limit-process.md``:
+Companion to :mod:`jumpprocess` (the engine), following the mathematics of ``docs/math/``:
 
 * :mod:`theory.closed_forms` — saddles, norms, plateau losses, tangent-kernel blocks and
-  the minimal-norm interpolator, derived in SymPy and lambdified (spec §5, §8);
+  the minimal-norm interpolator, derived in SymPy and lambdified (docs/math/saddles.rst,
+  docs/math/implicit-bias.rst);
 * :mod:`theory.probability` — the exact interpolation probability, its log-space
-  evaluation for huge ``n``, the minimal width ``m*(n, δ)`` and its bounds (spec §7);
+  evaluation for huge ``n``, the minimal width ``m*(n, δ)`` and its bounds (docs/math/probability.rst);
 * :mod:`theory.predicates` — theorems as functions of trajectories returning a
   :class:`~theory.predicates.Check` (holds, statement, witness);
-* :mod:`theory.montecarlo` — the Monte Carlo study of the engine against §7 and §8
+* :mod:`theory.montecarlo` — the Monte Carlo study of the engine against docs/math/probability.rst
+  and docs/math/implicit-bias.rst
   (``python -m theory.montecarlo``);
 * :mod:`theory.cli` — the ``jumpprocess theory`` subcommand.
 """

@@ -1,10 +1,10 @@
 """``jumpprocess theory``: the interpolation probability, widths and norm ratio for (n, m).
 
 Prints, for ``n`` samples (``n₊`` positive, ``n₋ = n − n₊`` negative labels) and width ``m``:
-the exact probability of interpolation (spec §7; a rational when affordable, else the
+the exact probability of interpolation (docs/math/probability.rst; a rational when affordable, else the
 log-space float), the failure probability, the union bound ``n (3/4)^m``, the minimal width
 ``m*(n, δ)``, the union-bound width ``⌈log(n/δ)/log(4/3)⌉``, the asymptotic ``2 log₂ n``,
-and a Monte Carlo estimate of the expected norm ratio learned/minimal (spec §8) from the
+and a Monte Carlo estimate of the expected norm ratio learned/minimal (docs/math/implicit-bias.rst) from the
 engine. :func:`add_parser` registers the subcommand; :func:`run` executes it.
 """
 
@@ -28,9 +28,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "theory",
         help="exact interpolation probability, minimal width and norm ratio for given n, m",
-        description="For n samples and width m (symmetric sign-stable init, spec §7): the exact probability "
+        description="For n samples and width m (symmetric sign-stable init; docs/math/probability.rst): the exact probability "
         "that the σ→0 limit interpolates, the minimal width m* for failure probability δ next to the "
-        "union-bound and asymptotic widths, and a Monte Carlo estimate of the norm ratio (spec §8).",
+        "union-bound and asymptotic widths, and a Monte Carlo estimate of the norm ratio (docs/math/implicit-bias.rst).",
     )
     parser.add_argument("-n", "--n", type=int, required=True, help="number of samples")
     parser.add_argument("-m", "--m", type=int, required=True, help="width (number of neurons)")
@@ -132,7 +132,7 @@ def _norm_ratio(n_pos: int, n_neg: int, m: int, trials: int, seed: int) -> dict:
 def _text(summary: dict) -> str:
     n, m, delta = summary["n"], summary["m"], summary["delta"]
     lines = [
-        f"n = {n} (n₊ = {summary['n_pos']}, n₋ = {summary['n_neg']}), m = {m}; symmetric sign-stable init (spec §7)",
+        f"n = {n} (n₊ = {summary['n_pos']}, n₋ = {summary['n_neg']}), m = {m}; symmetric sign-stable init",
         "",
     ]
     if summary["probability_method"] == "exact rational":
@@ -153,12 +153,12 @@ def _text(summary: dict) -> str:
     ratio = summary["norm_ratio"]
     if ratio is None:
         why = "m = 0" if m == 0 else f"n > {AUTO_MONTE_CARLO_MAX_N}; pass --trials to run it" if summary["trials"] == 0 and n > AUTO_MONTE_CARLO_MAX_N else "--trials 0"
-        lines.append(f"norm ratio (spec §8)      not estimated ({why})")
+        lines.append(f"norm ratio                not estimated ({why})")
     elif ratio["mean"] is None:
-        lines.append(f"norm ratio (spec §8)      no interpolating run in {ratio['trials']} trials")
+        lines.append(f"norm ratio                no interpolating run in {ratio['trials']} trials")
     else:
         se = f" ± {ratio['standard_error']:.4f} (SE)" if ratio["standard_error"] is not None else ""
-        lines.append(f"norm ratio (spec §8)      {ratio['mean']:.4f}{se}  learned/minimal squared norm, "
+        lines.append(f"norm ratio                {ratio['mean']:.4f}{se}  learned/minimal squared norm, "
                      f"mean over {ratio['interpolated']} interpolating of {ratio['trials']} simulated runs")
     return "\n".join(lines)
 

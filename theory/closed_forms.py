@@ -1,12 +1,13 @@
-"""Closed forms of the limit process, derived in SymPy (spec §5, §8).
+"""Closed forms of the limit process, derived in SymPy (docs/math/saddles.rst, docs/math/implicit-bias.rst).
 
 Nothing here is typed in: every formula is obtained once, lazily, by asking SymPy to solve
 the defining equations (stationarity of the loss, balancedness, a Lagrangian), and the fast
 numeric functions are ``sympy.lambdify`` of those very expressions. The tests compare the
 engine against these derivations.
 
-Notation (spec §1–§2, §5): a neuron ``k`` with output weight ``a`` fits a set ``F`` of samples
-with labels ``y_i`` and data norms ``s_i``; ``u_i = <w, x_i>``; ``n`` is the number of samples;
+Notation (docs/math/model.rst, docs/math/reduction.rst, docs/math/saddles.rst): a neuron ``k``
+with output weight ``a`` fits a set ``F`` of samples with labels ``y_i`` and data norms ``s_i``;
+``u_i = <w, x_i>``; ``n`` is the number of samples;
 
     Q_F = Σ_{i∈F} y_i² / s_i²
 
@@ -74,7 +75,7 @@ def _unique(solutions, what: str):
 
 @dataclass(frozen=True)
 class SaddleDerivation:
-    """SymPy results of the single-neuron saddle derivation (spec §5).
+    """SymPy results of the single-neuron saddle derivation (docs/math/saddles.rst).
 
     Attributes
     ----------
@@ -121,7 +122,7 @@ _U = sp.IndexedBase("u", real=True)
 
 @functools.cache
 def saddle_derivation() -> SaddleDerivation:
-    """Derive the saddle of a neuron fitting ``F`` (spec §5) by solving its defining equations.
+    """Derive the saddle of a neuron fitting ``F`` (docs/math/saddles.rst) by solving its defining equations.
 
     Returns
     -------
@@ -131,7 +132,7 @@ def saddle_derivation() -> SaddleDerivation:
     -----
     With orthogonal ``x_i``, ``∇_w L = Σ_i (∂L/∂u_i) x_i`` vanishes iff every ``∂L/∂u_i``
     does, so stationarity is solved for a generic index ``j`` of the symbolic sum
-    ``Σ_{i=1..k} (a u_i − y_i)² / (2n)``. Gradient flow conserves ``a² − ||w||²`` (spec §2),
+    ``Σ_{i=1..k} (a u_i − y_i)² / (2n)``. Gradient flow conserves ``a² − ||w||²`` (docs/math/reduction.rst),
     which is ``0`` in the σ → 0 limit for a balanced start, giving the second equation
     ``a² = Σ_{i∈F} u_i² / s_i²``; it is solved for ``a > 0`` after the sum is recognized as
     ``Q / a²``.
@@ -180,7 +181,7 @@ def saddle_derivation() -> SaddleDerivation:
 
 @dataclass(frozen=True)
 class TangentKernelDerivation:
-    """SymPy results for the tangent-kernel block of a fitted set (spec §5).
+    """SymPy results for the tangent-kernel block of a fitted set (docs/math/saddles.rst).
 
     Attributes
     ----------
@@ -231,7 +232,7 @@ def _unit_norm_spectrum(gram, ys, ss) -> dict:
 
 @functools.cache
 def tangent_kernel_derivation(size: int = 3) -> TangentKernelDerivation:
-    """Derive the tangent-kernel block ``K_F = J Jᵀ / n`` at a saddle (spec §5).
+    """Derive the tangent-kernel block ``K_F = J Jᵀ / n`` at a saddle (docs/math/saddles.rst).
 
     The Jacobian is taken of the real network ``f(x_i) = a relu(<w, x_i>)`` (active branch)
     with respect to ``(a, w)`` for ``size`` orthogonal inputs ``x_i = s_i e_i``, evaluated at
@@ -270,7 +271,7 @@ def tangent_kernel_derivation(size: int = 3) -> TangentKernelDerivation:
 
 @dataclass(frozen=True)
 class MinNormDerivation:
-    """SymPy results for the minimal-norm interpolator (spec §8).
+    """SymPy results for the minimal-norm interpolator (docs/math/implicit-bias.rst).
 
     Attributes
     ----------
@@ -305,7 +306,7 @@ class MinNormDerivation:
 
 @functools.cache
 def min_norm_derivation() -> MinNormDerivation:
-    """Derive the minimal-norm interpolator and check its optimality conditions (spec §8).
+    """Derive the minimal-norm interpolator and check its optimality conditions (docs/math/implicit-bias.rst).
 
     Notes
     -----
@@ -383,7 +384,7 @@ def _sign(sign) -> float:
 
 
 def saddle_output_weight(labels, norms=None, sign: int = 1) -> float:
-    """``a_k = sgn_k (Σ_{i∈F} y_i²/s_i²)^{1/4}`` for a neuron fitting ``F`` (spec §5).
+    """``a_k = sgn_k (Σ_{i∈F} y_i²/s_i²)^{1/4}`` for a neuron fitting ``F`` (docs/math/saddles.rst).
 
     Parameters
     ----------
@@ -410,21 +411,21 @@ def saddle_output_weight(labels, norms=None, sign: int = 1) -> float:
 
 
 def saddle_preactivations(labels, norms=None, sign: int = 1) -> np.ndarray:
-    """``U_ki = y_i / a_k`` on ``F`` (spec §5), shape ``(|F|,)``."""
+    """``U_ki = y_i / a_k`` on ``F`` (docs/math/saddles.rst), shape ``(|F|,)``."""
     labels, norms = _labels_norms(labels, norms)
     output = saddle_output_weight(labels, norms, sign)
     return np.asarray(_numeric()["u_of_y_a"](labels, output), dtype=DTYPE)
 
 
 def neuron_squared_norm(labels, norms=None) -> float:
-    """``a_k² + ||w_k||² = 2 (Σ_{i∈F} y_i²/s_i²)^{1/2}`` (spec §5); ``0`` for an empty set."""
+    """``a_k² + ||w_k||² = 2 (Σ_{i∈F} y_i²/s_i²)^{1/2}`` (docs/math/saddles.rst); ``0`` for an empty set."""
     labels, norms = _labels_norms(labels, norms)
     q_value = _q(labels, norms)
     return float(_numeric()["norm_of_q"](q_value)) if q_value > 0 else 0.0
 
 
 def plateau_loss(remaining_labels, n_samples: int) -> float:
-    """``(1/2n) Σ_{i∈R} y_i²``: the loss of a saddle leaving ``R`` unfitted (spec §5)."""
+    """``(1/2n) Σ_{i∈R} y_i²``: the loss of a saddle leaving ``R`` unfitted (docs/math/saddles.rst)."""
     remaining = np.asarray(remaining_labels, dtype=DTYPE).reshape(-1)
     if int(n_samples) != n_samples or n_samples < max(1, remaining.size):
         raise ValueError(f"n_samples must be an integer >= max(1, |R|), got {n_samples!r}")
@@ -450,7 +451,10 @@ def plateau_losses(labels, fitted_sets) -> np.ndarray:
 
 
 def learned_squared_norm(labels, norms, fitted_sets) -> float:
-    """``Σ_k 2 ||(y/s)_{F_k}||_2``: squared norm of the final saddle (spec §5, §8)."""
+    """``Σ_k 2 ||(y/s)_{F_k}||_2``: squared norm of the final saddle.
+
+    docs/math/saddles.rst, docs/math/implicit-bias.rst.
+    """
     labels, norms = _labels_norms(labels, norms)
     total = 0.0
     for fitted in fitted_sets:
@@ -460,7 +464,7 @@ def learned_squared_norm(labels, norms, fitted_sets) -> float:
 
 
 def min_squared_norm(labels, norms=None) -> float:
-    """``2 (||(y/s)₊||_2 + ||(y/s)₋||_2)``: the least squared norm of an interpolator (§8).
+    """``2 (||(y/s)₊||_2 + ||(y/s)₋||_2)``: the least squared norm of an interpolator (docs/math/implicit-bias.rst).
 
     Examples
     --------
@@ -476,7 +480,7 @@ def min_squared_norm(labels, norms=None) -> float:
 
 
 def tangent_kernel_block(labels, norms, n_samples: int) -> np.ndarray:
-    """``K_F = (y_F y_Fᵀ / a_k² + a_k² diag(s_F²)) / n`` at the saddle fitting ``F`` (spec §5).
+    """``K_F = (y_F y_Fᵀ / a_k² + a_k² diag(s_F²)) / n`` at the saddle fitting ``F`` (docs/math/saddles.rst).
 
     Returns
     -------
@@ -492,5 +496,5 @@ def tangent_kernel_block(labels, norms, n_samples: int) -> np.ndarray:
 
 
 def tangent_kernel_eigenvalues(labels, norms, n_samples: int) -> np.ndarray:
-    """Eigenvalues of :func:`tangent_kernel_block`, ascending (spec §5: local linear rates)."""
+    """Eigenvalues of :func:`tangent_kernel_block`, ascending (docs/math/saddles.rst: local linear rates)."""
     return np.linalg.eigvalsh(tangent_kernel_block(labels, norms, n_samples))

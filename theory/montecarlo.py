@@ -1,12 +1,12 @@
-"""Monte Carlo study: the engine against the theory of spec §7 and §8.
+"""Monte Carlo study: the engine against the theory (docs/math/probability.rst, docs/math/implicit-bias.rst).
 
 * :func:`interpolation_study` — over a grid of ``(n, m)``, the empirical frequency with
   which :func:`jumpprocess.simulate` interpolates (``sign-balanced`` labels, the paper's
   balanced init drawn as real Gaussian weights) against the exact probability
   :func:`theory.probability.interpolation_probability`, in standard errors
   ``√(p(1−p)/T)`` of the exact ``p``.
-* :func:`norm_ratio_study` — the mean ratio learned / minimal squared norm (spec §8) of the
-  interpolating runs against ``n``, with its standard error (the conjecture of §8).
+* :func:`norm_ratio_study` — the mean ratio learned / minimal squared norm of the interpolating
+  runs against ``n``, with its standard error (the conjecture of docs/math/implicit-bias.rst).
 
 Each trial is one call of ``simulate`` on ``sample_initialization(problem, m, init,
 seed=trial_seeds(seed, T)[t])``, so any trial can be re-run alone. Run as a script to
@@ -52,7 +52,7 @@ class InterpolationRow:
     interpolated : int
         Trials whose limit interpolates.
     exact : float
-        ``P(m, n₊, n₋)`` (spec §7), from its log-space evaluation (relative error ~1e-12).
+        ``P(m, n₊, n₋)`` (docs/math/probability.rst), from its log-space evaluation (relative error ~1e-12).
     """
 
     n: int
@@ -83,7 +83,7 @@ class InterpolationRow:
 
 @dataclass(frozen=True)
 class NormRatioRow:
-    """One ``n`` of :func:`norm_ratio_study`: ``squared_norm / min_squared_norm`` (spec §8)."""
+    """One ``n`` of :func:`norm_ratio_study`: ``squared_norm / min_squared_norm`` (docs/math/implicit-bias.rst)."""
 
     n: int
     m: int
@@ -98,7 +98,7 @@ class NormRatioRow:
 
 
 def default_width(n: int) -> int:
-    """``round(4 log₂ n)``: the width of the §8 conjecture's simulations."""
+    """``round(4 log₂ n)``: the width of the simulations behind the conjecture (docs/math/implicit-bias.rst)."""
     return max(1, round(4 * math.log2(n)))
 
 
@@ -111,7 +111,7 @@ def _trials(problem, m: int, trials: int, seed: int, init: str):
 
 
 def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "balanced") -> tuple:
-    """Empirical interpolation frequency of the engine against the exact probability (§7).
+    """Interpolation frequency of the engine against the exact probability (docs/math/probability.rst).
 
     Parameters
     ----------
@@ -147,7 +147,7 @@ def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "bala
 
 def norm_ratio_study(ns, trials: int, *, widths=None, seed: int = 0, init: str = "balanced",
                      labels: str = "sign-balanced") -> tuple:
-    """Mean learned / minimal squared norm of interpolating runs against ``n`` (spec §8).
+    """Mean learned / minimal squared norm of interpolating runs against ``n`` (docs/math/implicit-bias.rst).
 
     Parameters
     ----------
@@ -182,7 +182,7 @@ def norm_ratio_study(ns, trials: int, *, widths=None, seed: int = 0, init: str =
 def interpolation_table(rows) -> str:
     """Markdown table of :func:`interpolation_study` rows."""
     lines = [
-        "| n | m | trials | interpolated | empirical | exact P (§7) | SE | z | within 3 SE |",
+        "| n | m | trials | interpolated | empirical | exact P | SE | z | within 3 SE |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for row in rows:
@@ -220,7 +220,7 @@ def _int_range(text: str) -> list[int]:
 def main(argv=None) -> int:
     """Print the Monte Carlo tables (markdown) with the command's parameters."""
     parser = argparse.ArgumentParser(prog="python -m theory.montecarlo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ns", type=int, nargs="*", default=[10, 100, 1000], help="sample sizes of the §7 table (none: skip it)")
+    parser.add_argument("--ns", type=int, nargs="*", default=[10, 100, 1000], help="sample sizes of the interpolation table (none: skip it)")
     parser.add_argument("--ms", type=_int_range, nargs="+", default=[list(range(4, 25))],
                         help="widths: integers or inclusive ranges LOW:HIGH[:STEP] (default 4:24)")
     parser.add_argument("--trials", type=int, default=400)
@@ -236,7 +236,7 @@ def main(argv=None) -> int:
     if args.ns and args.trials > 0:
         start = time.perf_counter()
         rows = interpolation_study(args.ns, ms, args.trials, seed=args.seed)
-        print(f"Interpolation frequency vs exact probability (spec §7), {args.trials} trials per cell "
+        print(f"Interpolation frequency vs exact probability (docs/math/probability.rst), {args.trials} trials per cell "
               f"({time.perf_counter() - start:.1f} s):\n")
         print(interpolation_table(rows))
         outside = sum(abs(row.z_score) > 3 for row in rows)
@@ -244,7 +244,7 @@ def main(argv=None) -> int:
     if args.ratio_ns and args.ratio_trials > 0:
         start = time.perf_counter()
         rows = norm_ratio_study(args.ratio_ns, args.ratio_trials, seed=args.seed)
-        print(f"Norm ratio learned/minimal (spec §8), m = round(4 log2 n), {args.ratio_trials} trials "
+        print(f"Norm ratio learned/minimal (docs/math/implicit-bias.rst), m = round(4 log2 n), {args.ratio_trials} trials "
               f"({time.perf_counter() - start:.1f} s):\n")
         print(norm_ratio_table(rows))
     return 0

@@ -1,4 +1,5 @@
-"""Theorems of the limit process as checkable predicates (spec §2–§9).
+"""Theorems of the limit process as checkable predicates (docs/math/reduction.rst
+to docs/math/convergence.rst).
 
 Each predicate takes a trajectory (or a problem and an initialization, when the statement
 compares several runs) and returns a :class:`Check`: whether the statement holds and, when
@@ -6,23 +7,24 @@ it does not, a small ``witness`` dictionary that pins down the first violation. 
 assert ``check.holds`` and print the witness on failure; researchers can call them on
 their own runs.
 
-Statements (the spec section that asserts each one):
+Statements (and the docs page that states each one):
 
 * :func:`saddles_are_critical_points` — every plateau's saddle is a critical point of the
-  real loss (§5), evaluated in input space with ``relu'(0) = 0``.
+  real loss (docs/math/saddles.rst), evaluated in input space with ``relu'(0) = 0``.
 * :func:`one_neuron_per_jump` — with continuous labels each jump activates one new neuron
-  at a time of its own (§4, §6).
+  at a time of its own (docs/math/race.rst, docs/math/ties.rst).
 * :func:`plateau_losses_strictly_decrease` — plateau losses strictly decrease and equal
-  ``(1/2n) Σ_{i∈R} y_i²`` (§5).
+  ``(1/2n) Σ_{i∈R} y_i²`` (docs/math/saddles.rst).
 * :func:`interpolation_iff_coverage` — the run interpolates iff every nonzero label is in a
-  good set; covered samples are all fitted (§4).
+  good set; covered samples are all fitted (docs/math/race.rst).
 * :func:`squared_norm_matches_closed_forms` — the final squared norm equals the parameters'
-  norm and ``Σ_k 2 ||(y/s)_{F_k}||``, and is at least the minimal norm (§5, §8).
+  norm and ``Σ_k 2 ||(y/s)_{F_k}||``, and is at least the minimal norm (docs/math/saddles.rst,
+  docs/math/implicit-bias.rst).
 * :func:`scaling_laws` — labels × c: times / c, squared norms × c (norms × √c); data norms
-  × c: times / c, squared norms / c; same activations (§4–§5).
-* :func:`equivariance` — permuting samples and neurons permutes the trajectory (§4).
+  × c: times / c, squared norms / c; same activations (docs/math/race.rst, docs/math/saddles.rst).
+* :func:`equivariance` — permuting samples and neurons permutes the trajectory (docs/math/race.rst).
 * :func:`gradient_descent_converges_to_flow` — gradient-descent races tend to the
-  gradient-flow race as ``η → 0`` (§4, §9).
+  gradient-flow race as ``η → 0`` (docs/math/race.rst, docs/math/convergence.rst).
 """
 
 from __future__ import annotations
@@ -96,11 +98,11 @@ def _relative_tolerance(count: int) -> float:
     return 16.0 * max(count, 1) * _EPS
 
 
-# ------------------------------------------------------------------------------- §5
+# ------------------------------------------------------------------------------- docs/math/saddles.rst
 
 
 def saddles_are_critical_points(trajectory, *, inputs=None, rtol: float = SADDLE_GRADIENT_RTOL) -> Check:
-    """Every saddle visited is a critical point of the real loss (spec §5).
+    """Every saddle visited is a critical point of the real loss (docs/math/saddles.rst).
 
     For ``τ = 0`` and each jump time (right limit), the saddle ``(a, U)`` of
     ``trajectory.parameters_at`` is mapped to input space, ``w_j = Σ_i (U_ji / s_i²) x_i``,
@@ -131,7 +133,7 @@ def saddles_are_critical_points(trajectory, *, inputs=None, rtol: float = SADDLE
     inputs the tolerance is ``rtol + 4 c · range``: a saddle of nearly orthogonal data is
     only nearly critical.
     """
-    statement = "every saddle of the trajectory is a critical point of the loss (spec §5)"
+    statement = "every saddle of the trajectory is a critical point of the loss (docs/math/saddles.rst)"
     problem = trajectory.problem
     n, s, y = problem.n, problem.norms, problem.labels
     X = problem.inputs if inputs is None else np.asarray(inputs, dtype=DTYPE)
@@ -173,13 +175,13 @@ def saddles_are_critical_points(trajectory, *, inputs=None, rtol: float = SADDLE
 
 
 def plateau_losses_strictly_decrease(trajectory) -> Check:
-    """Plateau losses strictly decrease and equal ``(1/2n) Σ_{i∈R} y_i²`` (spec §5).
+    """Plateau losses strictly decrease and equal ``(1/2n) Σ_{i∈R} y_i²`` (docs/math/saddles.rst).
 
     The closed form is :func:`theory.closed_forms.plateau_losses` (summed directly over
     the unfitted set ``R`` of each plateau); agreement is required to a relative
     ``16 n ε``, the rounding of an ``n``-term sum.
     """
-    statement = "plateau losses strictly decrease and equal (1/2n) Σ_{i∈R} y_i² (spec §5)"
+    statement = "plateau losses strictly decrease and equal (1/2n) Σ_{i∈R} y_i² (docs/math/saddles.rst)"
     problem = trajectory.problem
     losses = np.asarray(trajectory.plateau_losses, dtype=DTYPE)
     expected = closed_forms.plateau_losses(problem.labels, trajectory.fitted)
@@ -201,7 +203,9 @@ def plateau_losses_strictly_decrease(trajectory) -> Check:
 
 
 def squared_norm_matches_closed_forms(trajectory) -> Check:
-    """Final squared norm = parameters' norm = ``Σ_k 2||(y/s)_{F_k}||`` ≥ minimal norm (§5, §8).
+    """Final squared norm = parameters' norm = ``Σ_k 2||(y/s)_{F_k}||`` ≥ minimal norm.
+
+    docs/math/saddles.rst, docs/math/implicit-bias.rst.
 
     Checks, to a relative ``16 (m + n) ε``:
 
@@ -209,10 +213,11 @@ def squared_norm_matches_closed_forms(trajectory) -> Check:
       :func:`theory.closed_forms.learned_squared_norm` and ``trajectory.squared_norm``;
     * the result is at least ``2(||(y/s)_{+,S}|| + ||(y/s)_{−,S}||)``, the least squared norm of
       any network that fits exactly the fitted samples ``S`` and is 0 elsewhere (for an
-      interpolating run, the minimal interpolator of spec §8);
+      interpolating run, the minimal interpolator of docs/math/implicit-bias.rst);
     * ``trajectory.min_squared_norm`` equals the closed form of the minimal interpolator.
     """
-    statement = "squared norm = Σ_k 2||(y/s)_{F_k}|| (closed forms) >= minimal norm (spec §5, §8)"
+    statement = ("squared norm = Σ_k 2||(y/s)_{F_k}|| (closed forms) >= minimal norm "
+                 "(docs/math/saddles.rst, docs/math/implicit-bias.rst)")
     problem = trajectory.problem
     y, s = problem.labels, problem.norms
     a, U = trajectory.parameters_at(np.inf)
@@ -235,17 +240,19 @@ def squared_norm_matches_closed_forms(trajectory) -> Check:
     return _verdict(statement, None)
 
 
-# ------------------------------------------------------------------------------- §4
+# ------------------------------------------------------------------------------- docs/math/race.rst
 
 
 def one_neuron_per_jump(trajectory) -> Check:
-    """Each jump activates exactly one new neuron, at a time of its own (spec §4, §6).
+    """Each jump activates exactly one new neuron, at a time of its own.
+
+    docs/math/race.rst, docs/math/ties.rst.
 
     Checked: no neuron activates twice, every jump fits at least one sample, and each jump
     time is strictly after the previous one unless the two jumps are reported as tied
     (``tied_with``). For continuous labels and norms two neurons with different good sets
     tie with probability 0, but a difference of rates below float64 resolution (labels of
-    very different magnitudes) is a tie in every computable sense, and spec §6 requires it
+    very different magnitudes) is a tie in every computable sense, and docs/math/ties.rst requires it
     to be reported, never resolved silently: simultaneous jumps are allowed only when
     reported. (Neurons with *identical* good sets tie exactly, with positive probability
     for small ``n``: one of them fits the set, the others fit nothing; still one
@@ -253,7 +260,7 @@ def one_neuron_per_jump(trajectory) -> Check:
     ``ambiguous``: which tied neuron carries the fit is not determined, the network
     function is.)
     """
-    statement = "one new neuron per jump; simultaneous jumps only as reported ties (spec §4, §6)"
+    statement = "one new neuron per jump; simultaneous jumps only as reported ties (docs/math/race.rst, docs/math/ties.rst)"
     seen: set[int] = set()
     previous = None
     for index, event in enumerate(trajectory.events):
@@ -276,14 +283,15 @@ def one_neuron_per_jump(trajectory) -> Check:
 
 
 def interpolation_iff_coverage(trajectory, init=None) -> Check:
-    """Interpolation ⇔ coverage: the run interpolates iff every ``y_i ≠ 0`` is in a good set (§4).
+    """Interpolation ⇔ coverage: the run interpolates iff every ``y_i ≠ 0`` is in a good set (docs/math/race.rst).
 
     Also checks that the covered samples are exactly the fitted ones (each once), that the
     final plateau loss is 0 iff the run interpolates, and, for a gradient-flow run from a
     sign-stable ``init``, that the good sets are ``{i : Ū_ji > 0, sgn_j y_i > 0}`` with
-    ``sgn_j = sign(ā_j)`` (§3).
+    ``sgn_j = sign(ā_j)`` (docs/math/alignment.rst).
     """
-    statement = "interpolates ⇔ every nonzero label lies in a good set; covered samples are fitted (spec §3–§4)"
+    statement = ("interpolates ⇔ every nonzero label lies in a good set; covered samples are fitted "
+                 "(docs/math/alignment.rst, docs/math/race.rst)")
     problem = trajectory.problem
     y = problem.labels
     good = np.asarray(trajectory.good_sets, dtype=bool)
@@ -358,7 +366,7 @@ def _scaled_copy(problem, init, label_factor: float, norm_factor: float):
 
 
 def scaling_laws(problem, init, factor: float, *, step_size=None, simulate=None, rtol: float = 1e-9) -> Check:
-    """Scaling laws of the limit (spec §4–§5).
+    """Scaling laws of the limit (docs/math/race.rst, docs/math/saddles.rst).
 
     * Labels × c: the same neurons fit the same samples, jump times ÷ c, squared norms × c
       (so norms × √c), plateau losses × c².
@@ -383,7 +391,7 @@ def scaling_laws(problem, init, factor: float, *, step_size=None, simulate=None,
     factor = float(factor)
     if not np.isfinite(factor) or factor <= 0:
         raise ValueError(f"the scaling factor must be a finite number > 0, got {factor!r}")
-    statement = f"scaling laws under labels × {factor:g} and data norms × {factor:g} (spec §4–§5)"
+    statement = f"scaling laws under labels × {factor:g} and data norms × {factor:g} (docs/math/race.rst, docs/math/saddles.rst)"
     simulate = simulate or _default_simulate()
     base = simulate(problem, init, step_size)
     scaled_step = None if step_size is None else step_size / factor
@@ -417,7 +425,7 @@ def scaling_laws(problem, init, factor: float, *, step_size=None, simulate=None,
 
 def equivariance(problem, init, sample_permutation, neuron_permutation, *, step_size=None, simulate=None,
                  rtol: float = 1e-9) -> Check:
-    """Permuting samples and neurons permutes the trajectory (spec §4).
+    """Permuting samples and neurons permutes the trajectory (docs/math/race.rst).
 
     With ``p = sample_permutation`` and ``q = neuron_permutation`` the permuted run has
     labels ``y[p]``, norms ``s[p]``, ``Ū[q][:, p]`` and ``ā[q]``: its neuron ``t`` is the
@@ -425,12 +433,12 @@ def equivariance(problem, init, sample_permutation, neuron_permutation, *, step_
     good sets must correspond, and every activation must happen at the same time (to
     ``rtol``: sums are taken in another order) with the corresponding fitted set. Within a
     tie group the race activates the lowest index first; that is a convention only when
-    the group's remaining sets overlap (spec §6), so activations are compared up to the
+    the group's remaining sets overlap (docs/math/ties.rst), so activations are compared up to the
     first overlapping tie, and the ``ambiguous`` and ``identical_ties`` flags must agree.
     """
     from jumpprocess import Initialization, OrthogonalProblem
 
-    statement = "permuting samples and neurons permutes the trajectory (spec §4)"
+    statement = "permuting samples and neurons permutes the trajectory (docs/math/race.rst)"
     p = np.asarray(sample_permutation, dtype=int)
     q = np.asarray(neuron_permutation, dtype=int)
     if not np.array_equal(np.sort(p), np.arange(problem.n)):
@@ -464,7 +472,9 @@ def equivariance(problem, init, sample_permutation, neuron_permutation, *, step_
 
 
 def gradient_descent_converges_to_flow(problem, init, step_sizes=None, *, simulate=None) -> Check:
-    """Gradient-descent races converge to the gradient-flow race as ``η → 0`` (spec §4, §9).
+    """Gradient-descent races converge to the gradient-flow race as ``η → 0``.
+
+    docs/math/race.rst, docs/math/convergence.rst.
 
     The gradient-descent race uses rates ``ln(1 + ηλ)/η = λ (1 − ηλ/2 + O(η²λ²))`` (and
     ``x / ln(1 + x) <= 1 + x/2``), so while the activation order is that of gradient flow
@@ -482,7 +492,7 @@ def gradient_descent_converges_to_flow(problem, init, step_sizes=None, *, simula
     simulate : callable, optional
         The engine (default :func:`jumpprocess.simulate`).
     """
-    statement = "gradient-descent races converge to the gradient-flow race as η → 0 (spec §4, §9)"
+    statement = "gradient-descent races converge to the gradient-flow race as η → 0 (docs/math/race.rst, docs/math/convergence.rst)"
     simulate = simulate or _default_simulate()
     flow = simulate(problem, init, None)
     lam_max = float(np.max(flow.rates)) if flow.rates.size else 0.0

@@ -1,9 +1,9 @@
-"""The probability that the limit process interpolates (spec §7), exactly and at scale.
+"""The probability that the limit process interpolates (docs/math/probability.rst), exactly and at scale.
 
 Setting: a symmetric sign-stable initialization (balanced Gaussian), so that each neuron's
 sign is ±1 with probability 1/2 and each ``Ū_ji > 0`` with probability 1/2, all independent
 (orthogonal data makes the ``Ū_ji`` independent). The network interpolates iff every sample
-with a nonzero label lies in some good set (coverage, spec §4). With ``n₊``, ``n₋`` the numbers
+with a nonzero label lies in some good set (coverage, docs/math/race.rst). With ``n₊``, ``n₋`` the numbers
 of positive and negative labels and ``k`` the number of positive neurons,
 
     P(m, n₊, n₋) = Σ_{k=0..m} C(m,k) 2^{−m} (1 − 2^{−k})^{n₊} (1 − 2^{−(m−k)})^{n₋}      (product form)
@@ -84,7 +84,7 @@ def _delta(delta) -> float:
 
 
 def interpolation_probability(m, n_pos, n_neg, *, sympy: bool = False):
-    """Exact probability that the limit process interpolates (spec §7, product form).
+    """Exact probability that the limit process interpolates (docs/math/probability.rst, product form).
 
     Parameters
     ----------
@@ -142,7 +142,7 @@ def _as_requested(value: Fraction, sympy: bool):
 
 
 def interpolation_probability_inclusion_exclusion(m, n_pos, n_neg, *, sympy: bool = False):
-    """Exact probability by inclusion–exclusion over uncovered samples (spec §7).
+    """Exact probability by inclusion–exclusion over uncovered samples (docs/math/probability.rst).
 
     ``Σ_{i,j} (−1)^{i+j} C(n₊,i) C(n₋,j) ((2^{−i} + 2^{−j}) / 2)^m``; ``(n₊+1)(n₋+1)`` terms,
     so meant for small sizes (it is the independent check of the product form).
@@ -228,7 +228,7 @@ def _log_pair(m: int, n_pos: int, n_neg: int) -> tuple[float, float]:
 
 
 def log_interpolation_probability(m, n_pos, n_neg) -> float:
-    """``ln P(interpolation)`` in float64, stable for any sizes (spec §7).
+    """``ln P(interpolation)`` in float64, stable for any sizes (docs/math/probability.rst).
 
     Notes
     -----
@@ -246,7 +246,7 @@ def log_interpolation_probability(m, n_pos, n_neg) -> float:
 
 
 def log_failure_probability(m, n_pos, n_neg) -> float:
-    """``ln(1 − P(interpolation))``, accurate even far below float64's range (spec §7).
+    """``ln(1 − P(interpolation))``, accurate even far below float64's range (docs/math/probability.rst).
 
     Notes
     -----
@@ -284,7 +284,7 @@ def union_bound_failure(m, n) -> float:
 
 
 def min_width(n_pos, n_neg, delta) -> int:
-    """The least width ``m*`` whose failure probability is at most ``δ`` (spec §7).
+    """The least width ``m*`` whose failure probability is at most ``δ`` (docs/math/probability.rst).
 
     Parameters
     ----------
@@ -353,7 +353,7 @@ def union_bound_width(n, delta) -> int:
 
 
 def asymptotic_width(n) -> float:
-    """``2 log₂ n``, the leading-order threshold width for balanced labels (spec §7).
+    """``2 log₂ n``, the leading-order threshold width for balanced labels (docs/math/probability.rst).
 
     With ``k ≈ m/2`` positive neurons, a positive sample is missed with probability about
     ``2^{−m/2}``, so coverage of ``n/2`` samples of each sign needs ``m/2 ≳ log₂ n``.
