@@ -376,6 +376,32 @@ class UserTrajectory:
     def status(self) -> str:
         return self.trajectory.status
 
+    @property
+    def final_time(self) -> float:
+        """User time of the last jump (0.0 if none)."""
+        return self.convention.user_time_from_rescaled(self.trajectory.final_time, self.sigma)
+
+    @property
+    def convergence_rate(self) -> float:
+        """Local rate in user time: fitted residuals decay like ``exp(−c κ λ t)`` near the end."""
+        return self.trajectory.convergence_rate * self.convention.time_factor
+
+    def parameters_at(self, time, side: str = "right"):
+        """The saddle at user time ``t``, in user units: ``a = a'/√κ``, ``U_ji = <w̃_j, x̃_i>``."""
+        tau = self.convention.rescaled_from_user_time(as_real(time, "time"), self.sigma)
+        a, U = self.trajectory.parameters_at(tau, side)
+        root = self.convention.parameter_factor
+        return a / root, U / root
+
+    def input_weights_at(self, time, side: str = "right"):
+        """``(W, b)`` at user time ``t`` in user units (``b`` is None without a hidden bias).
+
+        Needs the problem's inputs (as built by :func:`jumpprocess.from_torch`).
+        """
+        tau = self.convention.rescaled_from_user_time(as_real(time, "time"), self.sigma)
+        W = self.trajectory.input_weights_at(tau, side) / self.convention.parameter_factor
+        return (W[:, :-1], W[:, -1]) if self.convention.hidden_bias else (W, None)
+
     def loss_at(self, time, side: str = "right"):
         """``c · L`` of the limit at user time(s) ``t``."""
         tau = self.convention.rescaled_from_user_time(time, self.sigma)

@@ -110,3 +110,23 @@ def test_times_step_sizes_losses_and_norms_convert_back_to_user_units():
     assert user.squared_norm == pytest.approx(traj.squared_norm / kappa, rel=1e-15)
     for time in (0.5 * user.jump_times[0], 2.0 * user.jump_times[-1]):   # away from the (tied) jumps
         assert user.loss_at(time) == c * traj.loss_at(c * kappa * time / np.log(1 / sigma))
+
+
+def test_saddles_and_rates_of_the_limit_in_user_units():
+    # κ = 0.37, c = 2: a = a'/√κ, U = U'/√κ, rate × cκ, and input weights split into (W, b)
+    X = bias_orthogonal_inputs([2.0, 2.5, 3.0], d=4, rng=2)
+    Xt = np.hstack([X, np.ones((3, 1))])
+    conv = jp.Convention("mean", 0.37, hidden_bias=True)
+    problem = jp.OrthogonalProblem.from_inputs(Xt, [1.0, -0.5, 2.0])
+    init = jp.sample_initialization(problem, 4, seed=1)
+    traj = jp.simulate(problem, init)
+    user = conv.user_trajectory(traj, 1e-6)
+    t_end = 2 * user.final_time
+    a, U = user.parameters_at(t_end)
+    a_c, U_c = traj.parameters_at(np.inf)
+    np.testing.assert_allclose(a, a_c / np.sqrt(0.37), rtol=1e-15)
+    np.testing.assert_allclose(U, U_c / np.sqrt(0.37), rtol=1e-15)
+    W, b = user.input_weights_at(t_end)
+    np.testing.assert_allclose(np.hstack([W, b[:, None]]) @ Xt.T, U, atol=1e-12)   # <w̃_j, x̃_i> = U_ji
+    assert user.convergence_rate == pytest.approx(traj.convergence_rate * 2 * 0.37, rel=1e-15)
+    assert user.final_time == pytest.approx(traj.final_time * np.log(1e6) / (2 * 0.37), rel=1e-15)
