@@ -1,4 +1,4 @@
-"""validation: real finite-σ PyTorch training compared with the σ → 0 limit (spec §9).
+"""validation: real finite-σ PyTorch training compared with the σ → 0 limit (docs/math/convergence.rst).
 
 The limit process of :mod:`jumpprocess` is a statement about σ → 0. This package trains the
 actual two-layer bias-free ReLU network from ``σ θ̄`` in float64 (a batch of runs, CPU or

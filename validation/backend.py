@@ -1,6 +1,6 @@
 """Torch, devices, dtypes and the σ range: every precision decision of ``validation`` (STYLE §8).
 
-The finite-σ network starts at ``θ(0) = σ θ̄`` (spec §1). In the early phase the output
+The finite-σ network starts at ``θ(0) = σ θ̄`` (docs/math/model.rst). In the early phase the output
 ``f = Σ_j a_j relu(<w_j, x>)`` is of order σ², so σ² must be a *normal* number of the
 training dtype: below the smallest normal the products lose their relative precision
 (subnormals) and then flush to zero, and the run is silently wrong. The limits are
@@ -12,7 +12,7 @@ float64     2.2e-308                    1.5e-154
 float32     1.2e-38                     1.1e-19
 ==========  ==========================  ===========================
 
-so float64 reaches the σ = 1e-64 … 1e-128 the limit needs (spec §9) and float32 does not.
+so float64 reaches the σ = 1e-64 … 1e-128 the limit needs (docs/math/convergence.rst) and float32 does not.
 :func:`check_sigmas` refuses anything outside ``[√tiny, 1)`` with an error naming the limit.
 
 torch is an optional dependency: it is imported inside :func:`import_torch`, and a missing

@@ -11,7 +11,9 @@ against gradient flow, fitted-set and order errors, norm and loss errors), the f
 jump-time error against 1/ln(1/σ) and the verdict, with a progress bar (tqdm) over the
 ``batch × len(σ)`` runs.
 
-Exit status: 0 converging, 1 mismatch, 3 near-tie, 2 bad input.
+Exit status: 0 converging, 1 mismatch, 2 bad input, 3 near-tie, 4 inconclusive (nothing
+was compared: no limit jump, or none reached within ``--max-steps`` at every σ; a script
+must not read that as a pass).
 """
 
 from __future__ import annotations
@@ -24,24 +26,17 @@ import numpy as np
 __all__ = ["add_parser", "run", "build_instances", "EXIT_CODES"]
 
 #: Exit status per verdict (2 is reserved for bad input / usage errors).
-EXIT_CODES = {"converging": 0, "mismatch": 1, "near-tie": 3}
+EXIT_CODES = {"converging": 0, "mismatch": 1, "near-tie": 3, "inconclusive": 4}
 
 #: Without ``--step-size`` the step is gradient-flow-like: ``η λ <= FLOW_LIKE_STEP`` for every
 #: rate of the limit (rate distortion ``1 − ln(1+ηλ)/(ηλ) <= 1%``), and ``η <= 0.1``.
 FLOW_LIKE_STEP = 0.02
 
 
-def _sigma_list(text: str):
-    try:
-        values = [float(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sigmas must be a comma-separated list of numbers, got {text!r}") from None
-    return values
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``validate`` subcommand to ``subparsers``; returns its parser."""
     from jumpprocess.cli import add_instance_arguments
+    from jumpprocess.cliargs import integer, number_list, real
 
     from .comparison import DEFAULT_SIGMAS
     from .observables import NEAR_TIE_CONSTANT
@@ -51,26 +46,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="train real finite-σ networks (PyTorch) and compare them with the limit",
         description="Train the real two-layer ReLU network from σ·θ̄ for every σ and every initialization of "
         "a batch (full-batch gradient descent, float64, CPU or CUDA), and compare jump times, fitted sets, "
-        "order and final norm with the σ→0 limit (spec §9). Exit status: 0 converging, 1 mismatch, "
-        "3 near-tie, 2 bad input. Needs: pip install 'jumpprocess[validation]'.",
+        "order and final norm with the σ→0 limit (docs/math/convergence.rst). Exit status: 0 converging, "
+        "1 mismatch, 2 bad input, 3 near-tie, 4 inconclusive (nothing compared: no limit jump, or none reached "
+        "within --max-steps at every σ). Needs: pip install 'jumpprocess[validation]'.",
     )
     add_instance_arguments(parser, n=8, m=4)
     group = parser.add_argument_group("validation")
     default = ",".join(f"{s:g}" for s in DEFAULT_SIGMAS)
-    group.add_argument("--sigmas", type=_sigma_list, default=list(DEFAULT_SIGMAS), metavar="LIST",
+    group.add_argument("--sigmas", type=number_list, default=list(DEFAULT_SIGMAS), metavar="LIST",
                        help=f"comma-separated initialization scales (default {default})")
-    group.add_argument("--batch-size", type=int, default=1, metavar="B",
+    group.add_argument("--batch-size", type=integer(1), default=1, metavar="B",
                        help="independent initializations trained together (default 1)")
     group.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     group.add_argument("--dtype", default="float64", choices=["float64", "float32"],
                        help="training dtype (float32 cannot go below σ ≈ 1e-19)")
-    group.add_argument("--d", type=int, default=None, help="input dimension (default n)")
+    group.add_argument("--d", type=integer(1), default=None, help="input dimension, >= n (default n)")
     group.add_argument("--nearly-orthogonal", action="store_true",
                        help="Gaussian inputs in R^d (use d >> n): the limit is extrapolated, deviations measured")
-    group.add_argument("--loss-tolerance", type=float, default=1e-10,
+    group.add_argument("--loss-tolerance", type=real(0.0, 1.0, low_open=True, high_open=True), default=1e-10,
                        help="stop once L <= L_final + tol * L(0) (default 1e-10)")
-    group.add_argument("--max-steps", type=int, default=2_000_000, help="cap on steps per run (default 2e6)")
-    group.add_argument("--near-tie-constant", type=float, default=NEAR_TIE_CONSTANT,
+    group.add_argument("--max-steps", type=integer(1), default=2_000_000, help="cap on steps per run (default 2e6)")
+    group.add_argument("--near-tie-constant", type=real(0.0), default=NEAR_TIE_CONSTANT,
                        help=f"c in the near-tie threshold c(1/λ_a + 1/λ_b)/ln(1/σ) (default {NEAR_TIE_CONSTANT:g})")
     group.add_argument("--json", metavar="PATH", help="write the report (with curves and provenance) as JSON")
     group.add_argument("--figures", metavar="DIR", help="write loss.png, jump_time_error.png, neuron_norms.png")
@@ -123,11 +119,34 @@ def _flow_like_step(problem, inits) -> float:
     return min(0.1, FLOW_LIKE_STEP / fastest) if fastest > 0 else 0.1
 
 
+def training_bytes(n: int, m: int, d: int, runs: int, checkpoints: int = 160) -> float:
+    """Estimated peak memory (bytes) of training ``runs`` networks of width m on n × d inputs.
+
+    Per run the m × d weights with their gradient and update (float64, three copies), the
+    m × n pre-activations, activations and their gradient, and the recorded curves; plus
+    the inputs.
+    """
+    per_run = 8.0 * (3.0 * m * d + 3.0 * m * n + n + checkpoints * (m + 2))
+    return runs * per_run + 16.0 * n * d
+
+
 def run(args) -> int:
     """Run ``validate`` for parsed ``args``; returns the exit status (see module docstring)."""
+    from jumpprocess.cli import instance_bytes
+    from jumpprocess.cliargs import check_memory, check_output_file, prepare_output_dir
+
     from .comparison import compare
 
     try:
+        if args.json:
+            check_output_file(args.json, "--json")
+        if args.figures:
+            prepare_output_dir(args.figures, "--figures")
+        d = args.n if args.d is None else args.d
+        runs = args.batch_size * len(args.sigmas)
+        check_memory(training_bytes(args.n, args.m, d, runs) + args.batch_size * instance_bytes(args.n, args.m),
+                     f"{runs} runs of width m = {args.m} on n = {args.n} inputs in R^{d}",
+                     "use a smaller -n, -m, --d, --batch-size or fewer --sigmas")
         problem, inits, inputs = build_instances(args)
         step = args.step_size if args.step_size is not None else _flow_like_step(problem, inits)
         total = len(inits) * len(args.sigmas)

@@ -1,4 +1,4 @@
-"""Finite-σ training against the σ → 0 limit, over a list of σ (spec §9).
+"""Finite-σ training against the σ → 0 limit, over a list of σ (docs/math/convergence.rst).
 
 :func:`compare` trains the real network (:mod:`validation.training`) from ``σ θ̄`` for every
 σ and every initialization in one batch, computes the limit with
@@ -8,7 +8,7 @@
 Per σ it reports the jump-time error ``max_k |τ̂_k − τ_k|``, the same error against the
 gradient-flow race, the number of samples fitted by another neuron than in the limit,
 order inversions, the relative error of the final squared norm, and the plateau-loss error.
-The jump-time error should be O(1/ln(1/σ)) (spec §9); it is fitted by least squares as
+The jump-time error should be O(1/ln(1/σ)) (docs/math/convergence.rst); it is fitted by least squares as
 
     error(σ) ≈ slope / ln(1/σ) + intercept,
 
@@ -395,8 +395,8 @@ def benign_ties(trajectory) -> bool:
     remaining sets ``G_j ∩ R`` are *identical*.
 
     Such ties are not rare even with continuous labels: two neurons with the same good set
-    have the same rate and start at the same exponent −1, so they tie exactly (spec §4).
-    Whichever wins fits the same set with the same saddle function (spec §5) and the other
+    have the same rate and start at the same exponent −1, so they tie exactly (docs/math/race.rst).
+    Whichever wins fits the same set with the same saddle function (docs/math/saddles.rst) and the other
     is left with nothing to fit: the trajectory in function space is determined, only the
     neuron's index is not (finite σ picks it by the prefactors). Recomputed here from the
     good sets; equal to ``not trajectory.ambiguous`` (``trajectory.identical_ties`` says

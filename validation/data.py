@@ -1,6 +1,8 @@
-"""Inputs to train on: exactly orthogonal, or nearly orthogonal Gaussian (spec §1, §9).
+"""Inputs to train on: exactly orthogonal, or nearly orthogonal Gaussian.
 
-The limit depends on the data only through norms and labels (spec §2), but a real network
+docs/math/model.rst, docs/math/convergence.rst.
+
+The limit depends on the data only through norms and labels (docs/math/reduction.rst), but a real network
 needs inputs ``X``. Two kinds:
 
 * :func:`orthogonal_inputs` — signed, scaled standard basis vectors (the engine's

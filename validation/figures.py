@@ -1,11 +1,11 @@
 """Figures of a :class:`~validation.comparison.ValidationReport` (matplotlib, PNG).
 
 * :func:`plot_loss` — loss against rescaled time ``τ = t / ln(1/σ)`` at every σ, with the
-  limit's staircase of plateau losses ``(1/2n) Σ_{i∈R} y_i²`` (spec §5) on top;
+  limit's staircase of plateau losses ``(1/2n) Σ_{i∈R} y_i²`` (docs/math/saddles.rst) on top;
 * :func:`plot_jump_time_error` — jump-time error against ``ln(1/σ)`` on log-log axes, with
-  the fit ``slope / ln(1/σ) + intercept`` and the reference slope −1 (spec §9);
+  the fit ``slope / ln(1/σ) + intercept`` and the reference slope −1 (docs/math/convergence.rst);
 * :func:`plot_neuron_norms` — per-neuron exponents ``ln|θ_j| / ln(1/σ)`` against τ for every
-  σ, with the limit's piecewise-linear exponents ``e_j(τ)`` (spec §4: ``|θ_j| ≈ σ^{−e_j}``).
+  σ, with the limit's piecewise-linear exponents ``e_j(τ)`` (docs/math/race.rst: ``|θ_j| ≈ σ^{−e_j}``).
 
 matplotlib is imported lazily with the Agg backend (no display needed).
 """
@@ -33,7 +33,7 @@ def _pyplot():
 
 
 def limit_exponents(trajectory, tau) -> np.ndarray:
-    """The race's exponents ``e_j(τ)`` (spec §4), shape (len(τ), m).
+    """The race's exponents ``e_j(τ)`` (docs/math/race.rst), shape (len(τ), m).
 
     Between jumps every inactive exponent grows at its rate, ``e_j(τ) = e_j(τ_{k−1}) +
     λ_j (τ − τ_{k−1})`` (capped at 0); active neurons sit at 0. After the last jump the

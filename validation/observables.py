@@ -1,4 +1,6 @@
-"""What a finite-σ run shows, and how it is matched against the limit (spec §4–§6, §9).
+"""What a finite-σ run shows, and how it is matched against the limit.
+
+docs/math/race.rst, docs/math/saddles.rst, docs/math/ties.rst, docs/math/convergence.rst.
 
 Empirical observables of one run (:func:`observe`):
 
@@ -6,19 +8,19 @@ Empirical observables of one run (:func:`observe`):
   ``|r_i| <= |y_i| / 2`` (0 for ``y_i = 0``, NaN if never);
 * **fitted sets**: sample i (``y_i != 0``, half-fitted at the end) belongs to the neuron
   contributing most towards its label, ``argmax_j sgn(y_i) a_j relu(U_ji)``; otherwise −1;
-* **final squared norm** ``Σ_j (a_j² + ||w_j||²)`` (spec §5, §8).
+* **final squared norm** ``Σ_j (a_j² + ||w_j||²)`` (docs/math/saddles.rst, docs/math/implicit-bias.rst).
 
 Matching against a limit :class:`~jumpprocess.Trajectory` (:func:`match`): jump ``k`` of
 the limit fits ``F_k`` at ``τ_k``; its empirical time is the median of ``τ̂_i`` over
 ``i ∈ F_k`` (the samples of one saddle-to-saddle transition are half-fitted within an
 O(1) interval of unscaled time, i.e. within O(1/ln(1/σ)) in τ), so the *jump-time error*
-``τ̂_k − τ_k`` is O(1/ln(1/σ)) when the run follows the limit (spec §9). The empirical
+``τ̂_k − τ_k`` is O(1/ln(1/σ)) when the run follows the limit (docs/math/convergence.rst). The empirical
 neuron order is the order of these times.
 
 Near-ties (:func:`near_ties`): at finite σ neuron j activates at
 ``τ_j + O(1)/(λ_j ln(1/σ))``, the O(1) being the log of the prefactors the limit forgets.
 Two activations whose limit candidates are closer than ``c (1/λ_a + 1/λ_b) / ln(1/σ)`` may
-therefore come in either order at that σ (spec §9); ``c = NEAR_TIE_CONSTANT = 3`` (prefactors
+therefore come in either order at that σ (docs/math/convergence.rst); ``c = NEAR_TIE_CONSTANT = 3`` (prefactors
 within a factor e³ ≈ 20 of each other) by default.
 """
 
@@ -126,7 +128,7 @@ class NearTie:
     neuron, rival : int
         The winner and the neuron whose candidate time ``rival_time`` came next.
     time, rival_time : float
-        Candidate activation times ``τ`` in the race (spec §4 step 1).
+        Candidate activation times ``τ`` in the race (docs/math/race.rst, step 1).
     threshold : float
         ``c (1/λ_neuron + 1/λ_rival) / ln(1/σ)``.
     overlapping : bool
@@ -164,7 +166,7 @@ def near_ties(trajectory, log_inverse_sigma: float, constant: float = NEAR_TIE_C
 
     Before jump ``k`` (plateau starting at ``τ_{k−1}``, exponents ``e_j`` just after jump
     ``k−1``, rates ``λ_j`` of ``trajectory.rates[k]``), every inactive neuron with
-    ``λ_j > 0`` has the candidate time ``τ_{k−1} + (0 − e_j)/λ_j`` (spec §4). The winner is
+    ``λ_j > 0`` has the candidate time ``τ_{k−1} + (0 − e_j)/λ_j`` (docs/math/race.rst). The winner is
     ``trajectory.neurons[k]``; every other candidate within
     ``c (1/λ_winner + 1/λ_j) / ln(1/σ)`` of it is a near-tie (module docstring).
 
@@ -324,7 +326,7 @@ def match(observables: RunObservables, trajectory, *, near_tie_constant: float =
     empirical_order = owners[np.argsort(owner_times, kind="stable")] if len(owners) else owners
 
     ratio = trajectory.problem.labels / trajectory.problem.norms
-    limit_norm = float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in fitted[:J]))  # spec §5
+    limit_norm = float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in fitted[:J]))  # docs/math/saddles.rst
     norm_error = abs(observables.squared_norm - limit_norm)
     if limit_norm > 0:
         norm_error /= limit_norm

@@ -1,4 +1,4 @@
-"""Real finite-σ training: a batch of two-layer bias-free ReLU networks in PyTorch (spec §1).
+"""Real finite-σ training: a batch of two-layer bias-free ReLU networks in PyTorch (docs/math/model.rst).
 
 Every run in a batch is an independent network
 
@@ -6,9 +6,9 @@ Every run in a batch is an independent network
 
 trained by full-batch gradient descent ``θ ← θ − η ∇L(θ)`` on the actual inputs ``X``
 (n × d) from ``θ(0) = σ θ̄``. Time is ``t = k η`` after ``k`` steps and rescaled time is
-``τ = t / ln(1/σ)`` (spec §1). The loss is written out (PyTorch's ``MSELoss`` would be the
+``τ = t / ln(1/σ)`` (docs/math/model.rst). The loss is written out (PyTorch's ``MSELoss`` would be the
 ``c = 2`` convention, which halves every limit time) and its gradient comes from autograd;
-torch's ``relu`` has derivative 0 at 0, the spec's convention ``relu'(0) = 0``.
+torch's ``relu`` has derivative 0 at 0, the convention ``relu'(0) = 0`` of docs/math/model.rst.
 
 The batch is one tensor: parameters ``a`` of shape (B, m) and ``W`` of shape (B, m, d), one
 batched matrix product per step and no Python loop over runs. Runs may differ in σ,
@@ -54,13 +54,13 @@ def lift_initialization(init, inputs) -> np.ndarray:
     """Input-space weights ``W̄`` (m × d) realizing ``init`` on the inputs ``X``.
 
     The engine's :class:`~jumpprocess.Initialization` holds the reduced coordinates
-    ``Ū_ji = <w̄_j, x_i>`` (spec §2). When it also holds ``init.input_weights`` drawn against
+    ``Ū_ji = <w̄_j, x_i>`` (docs/math/reduction.rst). When it also holds ``init.input_weights`` drawn against
     these inputs (``sample_initialization(..., inputs=X)``) they are returned as they are,
     after checking ``W̄ Xᵀ = Ū``. Otherwise ``W̄`` is the unique solution in span(x)
 
         W̄ = Ū (X Xᵀ)⁻¹ X,     i.e.  w̄_j = Σ_i (Ū_ji / s_i²) x_i  for orthogonal X,
 
-    with *no* component orthogonal to the data (spec §2: that component never moves and
+    with *no* component orthogonal to the data (docs/math/reduction.rst: that component never moves and
     only adds ``σ² ||w̄_⊥||²`` to the squared norm, which vanishes in the limit).
 
     Parameters
@@ -128,7 +128,7 @@ def log_spaced_steps(last_step: int, count: int) -> np.ndarray:
 class TrainingResult:
     """What a batch of B training runs recorded.
 
-    Time units: ``t = k η`` for step ``k``; rescaled time ``τ = t / ln(1/σ)`` (spec §1).
+    Time units: ``t = k η`` for step ``k``; rescaled time ``τ = t / ln(1/σ)`` (docs/math/model.rst).
     Runs that stopped early are frozen, so their entries at later checkpoints repeat
     their final state.
 
@@ -145,7 +145,7 @@ class TrainingResult:
         ``L = 1/(2n) Σ_i r_i²``.
     neuron_norms : ndarray (C, B, m)
         ``|θ_j| = (a_j² + ||w_j||²)^{1/2}``; ``ln|θ_j| / ln(1/σ)`` estimates the exponent
-        ``e_j`` of the race (spec §4).
+        ``e_j`` of the race (docs/math/race.rst).
     residuals : ndarray (C, B, n) or None
         ``r_i = y_i − f(x_i)`` (None when not recorded).
     half_fit_steps : ndarray of int (B, n)
