@@ -103,23 +103,28 @@ def test_bad_step_size_and_mismatch_raise():
 
 
 @pytest.mark.parametrize("eta", [0.01, 0.7, 3.0])
-def test_descent_loops_numpy_and_compiled_are_bit_identical(eta):
-    """The numba kernel and the numpy loop perform the same IEEE operations (module notes)."""
-    pytest.importorskip("numba")
+def test_descent_loops_numpy_and_compiled_are_bit_identical(eta, monkeypatch):
+    """The numba kernel and the numpy loop perform the same IEEE operations (module notes),
+    so the compiled loop can take over from the numpy one mid-way with the same result."""
     from jumpprocess.limit import alignment
 
     problem = make_problem(300, "gaussian", seed=12, random_norms=True)
     init = sample_initialization(problem, 16, "gaussian", seed=13)
-    compiled = align(problem, init, step_size=eta)
-    kernel = alignment._KERNEL_CACHE.get("kernel")
-    assert kernel is not None
-    alignment._KERNEL_CACHE["kernel"] = None  # force the numpy loop
-    try:
-        plain = align(problem, init, step_size=eta)
-    finally:
-        alignment._KERNEL_CACHE["kernel"] = kernel
-    np.testing.assert_array_equal(compiled.signs, plain.signs)
-    np.testing.assert_array_equal(compiled.good_sets, plain.good_sets)
+
+    def outcome(loop):
+        signs = np.zeros(init.m, dtype=np.int8)
+        good = np.zeros((init.m, problem.n), dtype=bool)
+        alignment._descent_outcomes(problem, init, eta, signs, good, loop=loop)
+        return signs, good
+
+    plain, compiled = outcome("numpy"), outcome("compiled")
+    monkeypatch.setattr(alignment, "_NUMPY_CHUNK", 7)  # hand over after 7 numpy steps
+    monkeypatch.setattr(alignment, "_NUMPY_FIRST_SECONDS", 0.0)
+    monkeypatch.setattr(alignment.compiled_kernels, "is_loaded", lambda name: False)
+    handed_over = outcome("auto")
+    for signs, good in (compiled, handed_over):
+        np.testing.assert_array_equal(signs, plain[0])
+        np.testing.assert_array_equal(good, plain[1])
 
 
 # Counter-examples found by an independent review (exact answers from mpmath at 80 digits

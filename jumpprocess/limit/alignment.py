@@ -36,6 +36,7 @@ coordinate that steps to ``≤ 0`` freezes there. A neuron is settled when ``a >
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -44,11 +45,13 @@ import numpy as np
 from .._values import as_real
 from ..setting.initialization import Initialization
 from ..setting.problem import OrthogonalProblem
+from . import compiled as compiled_kernels
+from .compiled import sign_stable_pass, use_compiled
 
 __all__ = ["Alignment", "align", "check_step_size"]
 
 #: Caps on gradient-descent alignment iterations (it needs about ln(range)/(η λ) of them):
-#: the compiled loop (numba, the ``scale`` extra) runs ~10^8 per second, the numpy one ~10^4.
+#: the compiled loop (numba) runs ~10^8 per second, the numpy one ~10^4.
 MAX_ALIGNMENT_STEPS = 200_000_000
 MAX_ALIGNMENT_STEPS_NUMPY = 2_000_000
 _HEAD = 512  # columns whose negative part tightens the cheap sign-stability bound
@@ -148,7 +151,7 @@ def align(problem: OrthogonalProblem, init: Initialization, step_size: float | N
     return Alignment(signs, good, stable)
 
 
-def _sign_stable_pass(problem, init, signs, good) -> np.ndarray:
+def _sign_stable_pass(problem, init, signs, good, compiled: bool | None = None) -> np.ndarray:
     """The sign-stable shortcut for every neuron where it provably applies (spec §3).
 
     A neuron is sign-stable under gradient flow when ``C_j = ā_j² − Σ_{Ū_ji>0} z_ji² >= 0``
@@ -159,11 +162,23 @@ def _sign_stable_pass(problem, init, signs, good) -> np.ndarray:
     exactly). Rows that fail it, or whose squares leave the normal float range, get the
     exact sign of ``C_j`` (:func:`_exact_sign_of_energy`). For the stable ones
     ``sgn_j = sign(ā_j)`` and ``G_j = {i : Ū_ji > 0, sgn_j y_i > 0}``.
-    Returns the mask of stable neurons.
+    Returns the mask of stable neurons. ``compiled`` (default: for large ``m · n``) computes
+    the cheap test and the good sets in one compiled pass
+    (:func:`jumpprocess.limit.compiled.sign_stable_pass`); the decisions are the same.
     """
     a = init.output_weights
     U = init.preactivations
     n = problem.n
+    if compiled is None:
+        compiled = use_compiled(init.m, n)
+    if compiled:  # one compiled pass over Ū (jumpprocess.limit.compiled): the same decisions
+        stable = sign_stable_pass(U, a, problem.norms, problem.labels, good)
+        for j in np.flatnonzero(~stable):
+            if _exact_sign_of_energy(a[j], U[j], problem.norms) >= 0:
+                stable[j] = True
+                good[j] = (U[j] > 0) & (np.sign(problem.labels) == np.sign(a[j])) & (a[j] != 0)
+        signs[stable] = np.sign(a[stable]).astype(np.int8)
+        return stable
     inv_sq = problem.norms**-2.0
     with np.errstate(over="ignore", under="ignore"):
         if np.all(problem.norms == 1.0):
@@ -355,8 +370,11 @@ def _flow_outcome_exact(problem, preactivations, a0) -> tuple[int, np.ndarray]:
     return -direction, good
 
 
-def _descent_outcomes(problem, init, eta, signs, good) -> None:
+def _descent_outcomes(problem, init, eta, signs, good, loop: str = "auto") -> None:
     """Exact gradient-descent alignment of all neurons at once (module notes).
+
+    ``loop`` chooses the iteration (:func:`_iterate_descent`): ``"auto"``, ``"numpy"`` or
+    ``"compiled"``; the results are identical.
 
     All neurons step together; per neuron the decaying thresholds are sorted once so a
     step's deaths are found by advancing a pointer. Cost: one ``O(m n log n)`` sort plus
@@ -396,12 +414,9 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
     dead_up = np.zeros(m, dtype=np.int64)  # how many decaying-upward coordinates have died
     dead_dn = np.zeros(m, dtype=np.int64)
     arrays = (theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn)
-    kernel = _compiled_descent_loop()
-    loop = kernel if kernel is not None else _descent_loop_numpy
-    cap = MAX_ALIGNMENT_STEPS if kernel is not None else min(MAX_ALIGNMENT_STEPS, MAX_ALIGNMENT_STEPS_NUMPY)
-    settled = loop(a, *arrays, float(eta), float(n), cap, dead_up, dead_dn)
+    settled, cap, used_compiled = _iterate_descent(a, arrays, float(eta), float(n), dead_up, dead_dn, loop)
     if not settled.all():
-        hint = "" if kernel is not None else " (or pip install 'jumpprocess[scale]' for the compiled loop)"
+        hint = "" if used_compiled else " (numba could not be imported: reinstall jumpprocess for the compiled loop)"
         raise ValueError(
             f"step_size = {eta!r} is too small for the exact gradient-descent alignment: neurons "
             f"{np.flatnonzero(~settled).tolist()[:10]} did not settle in {cap} steps "
@@ -422,15 +437,53 @@ def _descent_outcomes(problem, init, eta, signs, good) -> None:
 
 # ---- the gradient-descent loop: numpy (vectorized over neurons) and numba (per neuron) ----
 # Both perform, per neuron, the same IEEE operations in the same order, so their results
-# are bit-identical (tested); numba (the ``scale`` extra) is used when installed because
-# small steps at large n need ~1/(ηλ) iterations.
+# are bit-identical (tested), and one can take over from the other mid-way (the state is
+# a, Φ and the death counts). Small steps at large n need ~1/(ηλ) iterations: the compiled
+# loop runs ~10^4 times faster, but loading it costs ~1 s once per process.
+
+#: Until the compiled loop is loaded, the numpy loop runs first for up to this long
+#: (seconds), in chunks of ``_NUMPY_CHUNK`` steps: most step sizes settle within it, so a
+#: first gradient-descent ``simulate`` need not load numba at all.
+_NUMPY_FIRST_SECONDS = 0.15
+_NUMPY_CHUNK = 256
 
 
-def _descent_loop_numpy(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn, eta, n, max_steps, dead_up, dead_dn):
-    """Iterate ``a ← a + η q/n``, ``Φ ← Φ + η a/n`` until settled; updates ``a`` and the death counts."""
+def _iterate_descent(a, arrays, eta, n, dead_up, dead_dn, loop: str = "auto"):
+    """Iterate every neuron until it settles; returns ``(settled, cap, compiled_used)``.
+
+    ``"numpy"``: the numpy loop alone (cap ``MAX_ALIGNMENT_STEPS_NUMPY``). ``"compiled"``:
+    the compiled loop from the start. ``"auto"``: the compiled loop if it is loaded in this
+    process, else the numpy loop for up to ``_NUMPY_FIRST_SECONDS`` and then the compiled
+    loop from the state reached. The step cap counts the steps of both.
+    """
+    if loop not in ("auto", "numpy", "compiled"):
+        raise ValueError(f"loop must be 'auto', 'numpy' or 'compiled', got {loop!r}")
+    phi = np.zeros(a.size)
+    used = 0
+    numpy_steps = {"numpy": MAX_ALIGNMENT_STEPS_NUMPY, "compiled": 0}.get(loop)
+    if numpy_steps is None:
+        numpy_steps = 0 if compiled_kernels.is_loaded("descent") else MAX_ALIGNMENT_STEPS_NUMPY
+    start = time.perf_counter()
+    while used < numpy_steps:
+        chunk = min(_NUMPY_CHUNK, numpy_steps - used)
+        settled = _descent_loop_numpy(a, *arrays, eta, n, chunk, dead_up, dead_dn, phi)
+        used += chunk
+        if settled.all() or (loop == "numpy" and used == numpy_steps):
+            return settled, MAX_ALIGNMENT_STEPS_NUMPY, False
+        if loop == "auto" and time.perf_counter() - start > _NUMPY_FIRST_SECONDS:
+            break
+    kernel = _compiled_descent_loop()
+    if kernel is None:  # pragma: no cover - numba is a core dependency
+        rest = max(MAX_ALIGNMENT_STEPS_NUMPY - used, 0)
+        return _descent_loop_numpy(a, *arrays, eta, n, rest, dead_up, dead_dn, phi), MAX_ALIGNMENT_STEPS_NUMPY, False
+    return kernel(a, *arrays, eta, n, MAX_ALIGNMENT_STEPS - used, dead_up, dead_dn, phi), MAX_ALIGNMENT_STEPS, True
+
+
+def _descent_loop_numpy(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn, eta, n, max_steps, dead_up, dead_dn,
+                        phi):
+    """Iterate ``a ← a + η q/n``, ``Φ ← Φ + η a/n`` until settled; updates ``a``, ``Φ`` and the death counts."""
     m = a.size
     rows = np.arange(m)
-    phi = np.zeros(m)
     settled = np.zeros(m, dtype=bool)
     for _ in range(max_steps):
         # alive sums read from prefix sums (never by repeated subtraction): an emptied side is exactly 0
@@ -445,7 +498,7 @@ def _descent_loop_numpy(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn,
             break
         moving = ~settled
         a_next = a + eta * q / n
-        phi = np.where(moving, phi + eta * a / n, phi)
+        phi[:] = np.where(moving, phi + eta * a / n, phi)
         a[:] = np.where(moving, a_next, a)
         # deaths: a coordinate that steps to <= 0 freezes (relu'(0) = 0)
         for theta, dead, count, up in ((theta_up, dead_up, n_up, True), (theta_dn, dead_dn, n_dn, False)):
@@ -457,12 +510,13 @@ def _descent_loop_numpy(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn,
     return settled
 
 
-def _descent_loop_scalar(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn, eta, n, max_steps, dead_up, dead_dn):
-    """Per-neuron version of :func:`_descent_loop_numpy` (compiled by numba when available)."""
+def _descent_loop_scalar(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn, eta, n, max_steps, dead_up, dead_dn,
+                         phis):
+    """Per-neuron version of :func:`_descent_loop_numpy` (compiled by numba)."""
     m = a.size
     settled = np.zeros(m, dtype=np.bool_)
     for j in range(m):
-        phi = 0.0
+        phi = phis[j]
         aj = a[j]
         du = dead_up[j]
         dd = dead_dn[j]
@@ -483,21 +537,17 @@ def _descent_loop_scalar(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn
             while dd < n_dn[j] and phi <= theta_dn[j, dd]:
                 dd += 1
         a[j] = aj
+        phis[j] = phi
         dead_up[j] = du
         dead_dn[j] = dd
     return settled
 
 
-_KERNEL_CACHE = {}
+def _warm_descent():
+    one, index = np.zeros((1, 1)), np.zeros(1, dtype=np.int64)
+    return (np.ones(1), one, one, one, index, one, one, one, index.copy(), 0.1, 1.0, 1, index.copy(), index.copy(), np.zeros(1))
 
 
 def _compiled_descent_loop():
-    """The numba-compiled scalar loop, or ``None`` if numba is not installed."""
-    if "kernel" not in _KERNEL_CACHE:
-        try:
-            import numba
-        except ImportError:
-            _KERNEL_CACHE["kernel"] = None
-        else:
-            _KERNEL_CACHE["kernel"] = numba.njit(cache=True)(_descent_loop_scalar)
-    return _KERNEL_CACHE["kernel"]
+    """The numba-compiled scalar loop (loaded once per process, timed), or ``None`` without numba."""
+    return compiled_kernels.kernel("descent", _descent_loop_scalar, _warm_descent)

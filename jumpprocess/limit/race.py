@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..precision import TIE_RTOL
+from .compiled import race_events, use_compiled
 
 __all__ = ["JumpEvent", "RaceResult", "run_race", "rates_from_sums", "pack_neuron_bits", "count_rows"]
 
@@ -211,7 +212,8 @@ def count_rows(good_sets: np.ndarray) -> np.ndarray:
     return counts
 
 
-def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: float | None = None) -> RaceResult:
+def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: float | None = None, *,
+             compiled: bool | None = None) -> RaceResult:
     """Run the exponent race (spec §4) on a good-set pattern.
 
     Parameters
@@ -224,6 +226,9 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
         Number of samples (the ``1/n`` of the loss).
     step_size : float, optional
         Gradient-descent step η; ``None`` for gradient flow.
+    compiled : bool, optional
+        Run the compiled race of :mod:`jumpprocess.limit.compiled` (same decisions, one
+        sweep); default: for ``m · n >= COMPILED_FROM``.
 
     Returns
     -------
@@ -241,6 +246,10 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
     m = good_sets.shape[0]
     if m == 0:
         return RaceResult((), np.zeros((0, 0)), np.zeros((0, 0)))
+    if compiled is None:
+        compiled = use_compiled(m, n)
+    if compiled:  # the same decisions in one compiled sweep (jumpprocess.limit.compiled)
+        return RaceResult(*race_events(good_sets, signal_sq, n, step_size))
     packed = pack_neuron_bits(good_sets)
     counts = count_rows(good_sets)
     columns = np.arange(n)
