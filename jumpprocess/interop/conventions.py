@@ -68,14 +68,17 @@ def _positive_int(value, name):
     return int(number)
 
 
-def _scaled(values, factor):
-    """``values * factor``: a float for a scalar (0-d tensors included), else a float64 array."""
+def _scaled(values, factor, divide=False):
+    """``values * factor`` (or ``/ factor``): a float for a scalar (0-d tensors too), else a float64 array."""
+    value = None
     if np.ndim(values) == 0 and not hasattr(values, "__len__"):
         try:
-            return as_real(values, "value") * factor
+            value = as_real(values, "value")
         except TypeError:
             pass
-    return as_float_array(values, "values") * factor
+    if value is None:
+        value = as_float_array(values, "values")
+    return value / factor if divide else value * factor
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,7 @@ class Convention:
     # ---- scalars and arrays with one factor each ------------------------------------------
     def to_canonical_gradient(self, gradient):
         """``∇_θ' L = ∇_θ L_user / (c √κ)`` (any array of parameter gradients)."""
-        return _scaled(gradient, 1.0 / (self.loss_factor * self.parameter_factor))
+        return _scaled(gradient, self.loss_factor * self.parameter_factor, divide=True)
 
     def to_user_gradient(self, gradient):
         """``∇_θ L_user = c √κ ∇_θ' L``."""
@@ -272,7 +275,7 @@ class Convention:
 
     def to_user_time(self, time):
         """``t = t' / (c κ)``."""
-        return _scaled(time, 1.0 / self.time_factor)
+        return _scaled(time, self.time_factor, divide=True)
 
     def to_canonical_step_size(self, lr):
         """``η' = c κ lr``: one user step is one canonical step."""
@@ -280,11 +283,11 @@ class Convention:
 
     def to_user_step_size(self, step_size):
         """``lr = η' / (c κ)``."""
-        return _scaled(step_size, 1.0 / self.time_factor)
+        return _scaled(step_size, self.time_factor, divide=True)
 
     def to_canonical_loss(self, loss):
         """``L = L_user / c``."""
-        return _scaled(loss, 1.0 / self.loss_factor)
+        return _scaled(loss, self.loss_factor, divide=True)
 
     def to_user_loss(self, loss):
         """``L_user = c L``."""
@@ -296,11 +299,11 @@ class Convention:
 
     def to_user_squared_norm(self, squared_norm):
         """``||θ||² = ||θ'||² / κ``."""
-        return _scaled(squared_norm, 1.0 / self.output_factor)
+        return _scaled(squared_norm, self.output_factor, divide=True)
 
     def user_time_from_rescaled(self, tau, sigma):
         """User time ``t = τ ln(1/σ) / (c κ)`` of the limit's rescaled time ``τ``."""
-        return _scaled(tau, _log_inverse(sigma) / self.time_factor)
+        return _scaled(_scaled(tau, _log_inverse(sigma)), self.time_factor, divide=True)
 
     def rescaled_from_user_time(self, time, sigma):
         """``τ = c κ t / ln(1/σ)``."""
@@ -434,7 +437,8 @@ class UserFiniteRun:
     def half_fit_steps(self) -> np.ndarray:
         if self.lr is None:
             raise ValueError("steps need the learning rate: pass lr")
-        return self.half_fit_times / self.lr
+        step = self.convention.to_canonical_step_size(self.lr)          # η' = c κ lr, as the run used it
+        return np.asarray(self.run.half_fit_times, dtype=DTYPE) / step
 
     @property
     def neurons(self) -> np.ndarray:
@@ -443,6 +447,30 @@ class UserFiniteRun:
     @property
     def fitted(self) -> tuple:
         return self.run.fitted
+
+    @property
+    def activation_times(self) -> np.ndarray:
+        """User time of each activation (the first half-fit among the neuron's samples)."""
+        return self.convention.to_user_time(np.asarray(self.run.activation_times, dtype=DTYPE))
+
+    @property
+    def final_time(self) -> float:
+        """User time of the run's last record."""
+        return self.convention.to_user_time(float(self.run.final_time))
+
+    @property
+    def output_weights(self) -> np.ndarray:
+        """``a`` at the end, user units (``a'/√κ``)."""
+        return np.asarray(self.run.output_weights, dtype=DTYPE) / self.convention.parameter_factor
+
+    @property
+    def preactivations(self) -> np.ndarray:
+        """``U_ji = <w̃_j, x̃_i>`` at the end, user units (``U'/√κ``)."""
+        return np.asarray(self.run.preactivations, dtype=DTYPE) / self.convention.parameter_factor
+
+    @property
+    def status(self) -> str:
+        return getattr(self.run, "status", "")
 
     def loss_at(self, time):
         """``c · L`` of the run at user time(s) ``t`` (scalar or array)."""

@@ -407,7 +407,10 @@ def compare_log(imported: ImportedModel, log: TrainingLog, *, finite="auto", fin
     if step_tolerance is None:
         step_tolerance = (1.0 + max(spacing - 1.0, 0.0)) if log.axis_name == "step" else spacing
     observed = observed_half_fit(log, problem.labels) if log.outputs is not None else None
-    finite_fit = to_axis(run.half_fit_times) if run is not None else None
+    if run is None:
+        finite_fit = None
+    else:
+        finite_fit = run.half_fit_steps if log.axis_name == "step" else np.asarray(run.half_fit_times, dtype=float)
 
     limit_times = to_axis(limit.jump_times)
     ranks = _rank_blocks(trajectory)

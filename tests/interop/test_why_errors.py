@@ -130,3 +130,32 @@ def test_saddles_and_rates_of_the_limit_in_user_units():
     np.testing.assert_allclose(np.hstack([W, b[:, None]]) @ Xt.T, U, atol=1e-12)   # <w̃_j, x̃_i> = U_ji
     assert user.convergence_rate == pytest.approx(traj.convergence_rate * 2 * 0.37, rel=1e-15)
     assert user.final_time == pytest.approx(traj.final_time * np.log(1e6) / (2 * 0.37), rel=1e-15)
+
+
+def test_a_finite_run_in_user_units():
+    # a stand-in honouring the simulate_finite contract, in canonical time t'
+    class Run:
+        half_fit_times = np.array([2.0, np.nan, 5.0])
+        activation_times = np.array([2.0, 5.0])
+        final_time = 8.0
+        output_weights = np.array([0.5, -1.0])
+        preactivations = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+        neurons, fitted, status = np.array([0, 1]), (np.array([0]), np.array([2])), "done"
+
+        def loss_at(self, t):
+            return np.where(np.asarray(t) < 2.0, 1.0, 0.25)
+
+        def parameters_at(self, t):
+            return self.output_weights, self.preactivations
+
+    conv = jp.Convention("sum", "1/m", n=3, m=2)          # c = 6, κ = 1/2, t' = 3 t
+    user = conv.user_finite_run(Run(), lr=np.float32(0.5))
+    np.testing.assert_array_equal(user.half_fit_times, [2.0 / 3, np.nan, 5.0 / 3])
+    np.testing.assert_allclose(user.half_fit_steps, [4.0 / 3, np.nan, 10.0 / 3], rtol=1e-15)
+    np.testing.assert_array_equal(user.activation_times, [2.0 / 3, 5.0 / 3])
+    assert user.final_time == 8.0 / 3
+    np.testing.assert_array_equal(user.loss_at([0.5, 1.0]), [6.0, 1.5])     # c · L at t' = 1.5, 3
+    assert user.loss_at(torch.tensor(0.5)) == 6.0
+    a, U = user.parameters_at(1.0)
+    np.testing.assert_allclose(a, [0.5 * np.sqrt(2), -np.sqrt(2)])
+    np.testing.assert_allclose(user.preactivations, Run.preactivations * np.sqrt(2))
