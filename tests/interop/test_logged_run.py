@@ -209,3 +209,17 @@ def test_compare_log_help_documents_the_file_format(capsys):
 def test_training_log_checks_its_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainingLog(**kwargs)
+
+
+def test_a_log_in_times_is_compared_with_the_flow_limit(instance, tmp_path):
+    # the same run logged in user time t = k·lr and imported without lr: the gradient-flow limit
+    flow = jp.interop.from_parameters(instance["a"], instance["W"], instance["X"], instance["y"], sigma=SIGMA,
+                                      convention=jp.Convention("half-sum", "1/sqrt(m)"))
+    assert flow.step_size is None
+    times = np.arange(instance["steps"] + 1) * instance["lr"]
+    log = TrainingLog(instance["losses"], times=times, outputs=instance["outputs"])
+    result = compare_log(flow, log, finite=False)
+    assert result.log.axis_name == "time" and result.agrees_with_limit, result.limit_verdict
+    assert result.limit.trajectory.step_size is None
+    result.plot(tmp_path / "flow.png")
+    assert (tmp_path / "flow.png").stat().st_size > 10_000
