@@ -3,7 +3,8 @@
 Gradient flow (or descent) from initialization ``σ θ̄`` follows, as σ → 0 and in rescaled
 time ``τ = t / ln(1/σ)``, a saddle-to-saddle jump process in which one neuron activates at
 each saddle and fits a set of samples (Town, Boursier, Lewis, Englert, Lazić 2026,
-arXiv:2605.27097). The mathematics implemented is in ``spec/limit-process.md``.
+arXiv:2605.27097). The mathematics implemented is explained in the documentation, ``docs/math/`` (one page
+per topic, e.g. docs/math/race.rst).
 
 The subpackages follow the mathematics: :mod:`.setting` (the problem and the
 initialization), :mod:`.limit` (the σ→0 jump process: alignment, race, trajectory),

@@ -20,7 +20,7 @@ def require_matplotlib():
 
 
 def exponent_paths(traj):
-    """Knots ``(τ, e)`` of every neuron's exponent path: piecewise linear between jumps (§4).
+    """Knots ``(τ, e)`` of every neuron's exponent path: piecewise linear between jumps (docs/math/race.rst).
 
     Returns ``times`` (J + 2,) and ``exponents`` (J + 2, m): τ = 0 with e = −1, each jump,
     and a final knot 10% past the last jump (rates are 0 after it: nothing left to fit).

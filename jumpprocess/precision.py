@@ -11,12 +11,12 @@ ORTHOGONALITY_ATOL : float
     Largest ``|cos(x_i, x_k)|`` accepted as orthogonal by ``OrthogonalProblem.from_inputs``.
 TIE_RTOL : float
     Two candidate jump times ``τ_a <= τ_b`` are a tie when ``τ_b - τ_a <= TIE_RTOL * τ_a``.
-    Exact ties (spec §6: ±1 labels, unit norms) differ only by rounding, about 1e-15
+    Exact ties (docs/math/ties.rst: ±1 labels, unit norms) differ only by rounding, about 1e-15
     relative; genuine differences this small could not be resolved at any representable
     σ (the finite-σ error is O(1/ln(1/σ)) ≥ 1/709 in float64), so reporting them as ties
     is the honest answer.
 SADDLE_GRADIENT_RTOL : float
-    Relative tolerance for "the gradient vanishes" at a closed-form saddle (§5).
+    Relative tolerance for "the gradient vanishes" at a closed-form saddle (docs/math/saddles.rst).
 """
 
 import math

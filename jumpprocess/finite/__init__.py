@@ -1,4 +1,6 @@
-"""Finite σ: the real two-layer ReLU network trained from ``σ θ̄`` (spec §1, §2, §9).
+"""Finite σ: the real two-layer ReLU network trained from ``σ θ̄``.
+
+docs/math/model.rst, docs/math/reduction.rst, docs/math/convergence.rst.
 
 Where :mod:`jumpprocess.limit` describes the σ→0 jump process, this subpackage trains the
 actual network on the inputs ``X`` at a given σ. :mod:`.reference` is the slow,

@@ -1,4 +1,6 @@
-"""A slow, obviously-correct float64 reference: train the real network (spec §1, §2, §9).
+"""A slow, obviously-correct float64 reference: train the real network.
+
+docs/math/model.rst, docs/math/reduction.rst, docs/math/convergence.rst.
 
 This module is the oracle the engine is checked against. It does not use the limit
 process at all: it builds the actual two-layer network
@@ -8,16 +10,17 @@ process at all: it builds the actual two-layer network
 on the actual inputs ``X`` (n × d), starts it at ``θ(0) = σ · θ̄`` and follows full-batch
 gradient descent (or the gradient flow, by a classical Runge–Kutta step) of
 
-    L(θ) = 1/(2n) Σ_i (f(x_i) − y_i)^2                                         (spec §1)
+    L(θ) = 1/(2n) Σ_i (f(x_i) − y_i)^2                                         (docs/math/model.rst)
 
 in float64, recording when each sample is half-fitted in the rescaled time
-``τ = t / ln(1/σ)`` with ``t = k·η`` after ``k`` steps of size ``η`` (spec §1, §9).
+``τ = t / ln(1/σ)`` with ``t = k·η`` after ``k`` steps of size ``η`` (docs/math/model.rst,
+docs/math/convergence.rst).
 
 Several independent runs (instances × σ values sharing one step size and one shape
 ``(m, n, d)``) are stacked along a leading batch axis, so the only Python loop is over
-steps. Nothing here uses the reduced coordinates of spec §2 to *step* the network: they
+steps. Nothing here uses the reduced coordinates of docs/math/reduction.rst to *step* the network: they
 appear only to build ``W̄`` when the initialization carries ``Ū`` but not ``W̄``, through
-``w̄_j = Σ_i (Ū_ji / s_i^2) x_i`` (spec §2), which is the minimal-norm ``w̄_j`` with
+``w̄_j = Σ_i (Ū_ji / s_i^2) x_i`` (docs/math/reduction.rst), which is the minimal-norm ``w̄_j`` with
 ``<w̄_j, x_i> = Ū_ji`` for orthogonal inputs.
 """
 
@@ -91,7 +94,7 @@ class ReferenceRun:
     input_weights : ndarray, shape (m, d)
         Final ``W``.
     squared_norms : ndarray, shape (m,)
-        Final per-neuron ``a_j^2 + ||w_j||^2`` (spec §5, §8).
+        Final per-neuron ``a_j^2 + ||w_j||^2`` (docs/math/saddles.rst, docs/math/implicit-bias.rst).
     """
 
     sigma: float
@@ -136,9 +139,10 @@ def coordinate_inputs(norms, d: int | None = None, rng: np.random.Generator | in
     Row ``i`` is ``ε_i s_i e_{π(i)}`` with random signs ``ε_i``, a random injection
     ``π : {0..n−1} → {0..d−1}`` and ``s_i = norms[i]``.
 
-    Why they matter. The limit of spec §2–§4 needs ``<x_i, x_k> = 0`` exactly: an inactive
-    coordinate ``U_jk ≤ 0`` is frozen only because ``dU_jk/dt = (1/n) Σ_i r_i a_j 1[U_ji > 0]
-    <x_i, x_k>`` vanishes. Inputs that are orthogonal only to rounding (a Haar-random frame,
+    Why they matter. The limit (docs/math/reduction.rst, docs/math/alignment.rst,
+    docs/math/race.rst) needs ``<x_i, x_k> = 0`` exactly: an inactive coordinate ``U_jk ≤ 0``
+    is frozen only because ``dU_jk/dt = (1/n) Σ_i r_i a_j 1[U_ji > 0] <x_i, x_k>`` vanishes.
+    Inputs that are orthogonal only to rounding (a Haar-random frame,
     ``|cos| ≈ 1e-16``), and every rounding of ``W + η ∇`` in a rotated frame, feed the frozen
     coordinates a leak of order ``1e-16 · |θ_j|``. Once a neuron has grown to ``|θ_j| ≫ σ / 1e-16``
     the leak beats ``σ Ū_jk`` and can re-activate a dead coordinate: at ``σ = 1e-32`` or
@@ -184,7 +188,7 @@ def coordinate_inputs(norms, d: int | None = None, rng: np.random.Generator | in
 
 
 def initial_parameters(problem: OrthogonalProblem, init: Initialization) -> tuple[np.ndarray, np.ndarray]:
-    """The unit-scale parameters ``θ̄ = (ā, W̄)`` of the real network (spec §1, §2).
+    """The unit-scale parameters ``θ̄ = (ā, W̄)`` of the real network (docs/math/model.rst, docs/math/reduction.rst).
 
     Parameters
     ----------
@@ -192,7 +196,7 @@ def initial_parameters(problem: OrthogonalProblem, init: Initialization) -> tupl
         Must carry its inputs ``X`` (n × d), e.g. built by ``OrthogonalProblem.from_inputs``.
     init : Initialization
         ``ā = init.output_weights``; ``W̄ = init.input_weights`` when present, otherwise
-        ``w̄_j = Σ_i (Ū_ji / s_i^2) x_i`` (spec §2), the minimal-norm vector with
+        ``w̄_j = Σ_i (Ū_ji / s_i^2) x_i`` (docs/math/reduction.rst), the minimal-norm vector with
         ``<w̄_j, x_i> = Ū_ji`` on orthogonal inputs.
 
     Returns
@@ -257,7 +261,7 @@ def _inputs_of(problem: OrthogonalProblem) -> np.ndarray:
 
 
 def network_output(output_weights, input_weights, inputs) -> np.ndarray:
-    """``f(x_i) = Σ_j a_j relu(<w_j, x_i>)`` for every sample, batched (spec §1).
+    """``f(x_i) = Σ_j a_j relu(<w_j, x_i>)`` for every sample, batched (docs/math/model.rst).
 
     Parameters
     ----------
@@ -282,7 +286,7 @@ def network_output(output_weights, input_weights, inputs) -> np.ndarray:
 
 
 def loss_and_gradient(output_weights, input_weights, inputs, labels):
-    """The loss ``L = 1/(2n) Σ_i r_i^2`` and its exact gradient, batched (spec §1).
+    """The loss ``L = 1/(2n) Σ_i r_i^2`` and its exact gradient, batched (docs/math/model.rst).
 
     With ``U_ji = <w_j, x_i>`` and ``r_i = y_i − f(x_i)``:
 
@@ -472,7 +476,9 @@ def _train(problems, inits, sigmas, step_size, *, runge_kutta, targets, toleranc
 
 def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolerance=CONVERGENCE_RTOL,
                      max_steps=1_000_000, min_rescaled_time=0.0, patience=10) -> tuple[ReferenceRun, ...]:
-    """Full-batch gradient descent of the real network from ``θ(0) = σ θ̄`` (spec §1, §9).
+    """Full-batch gradient descent of the real network from ``θ(0) = σ θ̄``.
+
+    docs/math/model.rst, docs/math/convergence.rst.
 
     Each run iterates
 
@@ -482,7 +488,7 @@ def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolera
     in float64, and records the first ``k`` with ``|r_i| <= |y_i|/2`` as the half-fit time
     ``τ_i = k η / ln(1/σ)`` of sample ``i``. As σ → 0 these converge, at rate
     ``O(1/ln(1/σ))``, to the jump times of the gradient-descent race, whose rates are
-    ``ln(1 + η λ_j) / η`` (spec §4, §9).
+    ``ln(1 + η λ_j) / η`` (docs/math/race.rst, docs/math/convergence.rst).
 
     Parameters
     ----------
@@ -519,7 +525,7 @@ def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolera
     Raises
     ------
     ValueError
-        σ outside (0, 1) or with σ² below the smallest normal float64 (spec §9);
+        σ outside (0, 1) or with σ² below the smallest normal float64 (docs/math/convergence.rst);
         non-positive step; missing or non-orthogonal inputs; shapes that do not batch.
 
     Notes
@@ -551,7 +557,7 @@ def gradient_descent(problems, inits, sigmas, step_size, *, targets=None, tolera
 
 def gradient_flow(problems, inits, sigmas, step_size, *, targets=None, tolerance=CONVERGENCE_RTOL,
                   max_steps=1_000_000, min_rescaled_time=0.0, patience=10) -> tuple[ReferenceRun, ...]:
-    """The gradient flow ``dθ/dt = −∇L(θ)`` of the real network, by classical RK4 steps (spec §1).
+    """The gradient flow ``dθ/dt = −∇L(θ)`` of the real network, by classical RK4 steps (docs/math/model.rst).
 
     Same as :func:`gradient_descent` (same arguments, same records, ``t = k h``), but each
     step of size ``h`` is the classical fourth-order Runge–Kutta step

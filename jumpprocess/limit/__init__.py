@@ -1,11 +1,12 @@
 """The σ→0 limit: the saddle-to-saddle jump process in rescaled time ``τ = t / ln(1/σ)``.
 
 Early alignment at ``τ = 0+`` gives each neuron a sign and a good set of samples
-(spec §3, :mod:`.alignment`); the exponent race then decides which neuron escapes the
-origin next and when, one jump per saddle, with ties when it cannot decide (spec §4, §6,
-:mod:`.race`); the result is a piecewise-constant path of saddles (spec §5,
-:mod:`.trajectory`). :func:`simulate` (:mod:`.engine`) runs alignment and race for one
-problem and one initialization, for gradient flow or gradient descent with step ``η``.
+(docs/math/alignment.rst, :mod:`.alignment`); the exponent race then decides which neuron
+escapes the origin next and when, one jump per saddle, with ties when it cannot decide
+(docs/math/race.rst, docs/math/ties.rst, :mod:`.race`); the result is a piecewise-constant
+path of saddles (docs/math/saddles.rst, :mod:`.trajectory`). :func:`simulate` (:mod:`.engine`)
+runs alignment and race for one problem and one initialization, for gradient flow or gradient
+descent with step ``η``.
 """
 
 from .alignment import Alignment, align, check_step_size

@@ -1,4 +1,4 @@
-"""``simulate``: early alignment followed by the exponent race (spec §3–§4)."""
+"""``simulate``: early alignment followed by the exponent race (docs/math/alignment.rst, docs/math/race.rst)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ __all__ = ["simulate"]
 
 
 def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float | None = None) -> Trajectory:
-    """The σ→0 limit of training ``init`` on ``problem``, exactly (spec §3–§6).
+    """The σ→0 limit of training ``init`` on ``problem``, exactly (docs/math/alignment.rst to docs/math/ties.rst).
 
     Parameters
     ----------
@@ -24,13 +24,13 @@ def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float 
         Unit-scale ``(ā, Ū)``, ``m`` neurons (``m = 0`` allowed).
     step_size : float, optional
         ``None`` for gradient flow; ``η > 0`` for gradient descent with step η, whose
-        limit is the race with rates ``ln(1 + η λ)/η`` (spec §4, §9).
+        limit is the race with rates ``ln(1 + η λ)/η`` (docs/math/race.rst, docs/math/convergence.rst).
 
     Returns
     -------
     Trajectory
         Jump times in rescaled time ``τ = t / ln(1/σ)`` with ``t = kη`` for gradient
-        descent (spec §1).
+        descent (docs/math/model.rst).
 
     Raises
     ------

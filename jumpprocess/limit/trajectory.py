@@ -1,8 +1,10 @@
-"""The limit trajectory: a piecewise-constant path of saddles in rescaled time (spec §4–§6).
+"""The limit trajectory: a piecewise-constant path of saddles in rescaled time.
+
+docs/math/race.rst, docs/math/saddles.rst, docs/math/ties.rst.
 
 Time is rescaled: ``τ = t / ln(1/σ)`` for the loss ``L = 1/(2n) Σ (f(x_i) − y_i)²``
-(spec §1; a loss ``c/(2n) Σ`` divides every time by ``c``). Between jumps the network
-sits at a saddle (spec §5); at each jump time one neuron (or a tie group, spec §6)
+(docs/math/model.rst; a loss ``c/(2n) Σ`` divides every time by ``c``). Between jumps the network
+sits at a saddle (docs/math/saddles.rst); at each jump time one neuron (or a tie group, docs/math/ties.rst)
 jumps to its saddle value.
 """
 
@@ -36,7 +38,7 @@ class Status(str, Enum):
 
 
 def saddle_output_weight(labels, norms, sign) -> float:
-    """``a_k = sgn_k (Σ_{i∈F} y_i² / s_i²)^{1/4}`` for a neuron fitting ``F`` (spec §5)."""
+    """``a_k = sgn_k (Σ_{i∈F} y_i² / s_i²)^{1/4}`` for a neuron fitting ``F`` (docs/math/saddles.rst)."""
     return float(sign) * float(np.sum((np.asarray(labels) / np.asarray(norms)) ** 2)) ** 0.25
 
 
@@ -48,7 +50,9 @@ def _side_for_search(side: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Trajectory:
-    """The σ→0 limit of training: jumps between saddles (spec §4–§6).
+    """The σ→0 limit of training: jumps between saddles.
+
+    docs/math/race.rst, docs/math/saddles.rst, docs/math/ties.rst.
 
     Do not build one by hand: :func:`jumpprocess.simulate` returns it.
 
@@ -58,13 +62,13 @@ class Trajectory:
     step_size : float or None
         Gradient-descent step η, or ``None`` for gradient flow.
     signs : ndarray of int8, shape (m,)
-        Early-alignment signs ``sgn_j`` (spec §3).
+        Early-alignment signs ``sgn_j`` (docs/math/alignment.rst).
     good_sets : ndarray of bool, shape (m, n)
-        Good sets ``G_j`` (spec §3).
+        Good sets ``G_j`` (docs/math/alignment.rst).
     events : tuple of JumpEvent
         One per activation, in order.
     exponents : ndarray, shape (J, m)
-        Exponents ``e_j`` just after each jump (0 for active neurons; spec §4).
+        Exponents ``e_j`` just after each jump (0 for active neurons; docs/math/race.rst).
     rates : ndarray, shape (J, m)
         Rates ``λ_j`` in force on the plateau that ends at each jump.
 
@@ -108,7 +112,7 @@ class Trajectory:
 
     @cached_property
     def plateau_losses(self) -> np.ndarray:
-        """``(1/2n) Σ_{i∈R} y_i²`` on each plateau (length J + 1; spec §5)."""
+        """``(1/2n) Σ_{i∈R} y_i²`` on each plateau (length J + 1; docs/math/saddles.rst)."""
         # Suffix sums of positive terms (uncovered mass + what later jumps fit): no
         # cancellation, unlike total − cumulative fitted mass.
         y2 = self.problem.labels**2
@@ -118,18 +122,18 @@ class Trajectory:
 
     @cached_property
     def interpolates(self) -> bool:
-        """Whether every sample with ``y_i != 0`` is fitted (⇔ coverage, spec §4)."""
+        """Whether every sample with ``y_i != 0`` is fitted (⇔ coverage, docs/math/race.rst)."""
         return self.uncovered.size == 0
 
     @cached_property
     def squared_norm(self) -> float:
-        """Final ``Σ_j (a_j² + ||w_j||²) = 2 Σ_k ||(y/s)_{F_k}||_2`` (spec §5, §8)."""
+        """Final ``Σ_j (a_j² + ||w_j||²) = 2 Σ_k ||(y/s)_{F_k}||_2`` (docs/math/saddles.rst, docs/math/implicit-bias.rst)."""
         ratio = self.problem.labels / self.problem.norms
         return float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in self.fitted))
 
     @cached_property
     def ambiguous(self) -> bool:
-        """Whether the limit function is not determined by the race (spec §6).
+        """Whether the limit function is not determined by the race (docs/math/ties.rst).
 
         True when some tie group's remaining sets overlapped without being identical: which
         samples each tied neuron fits, and everything after, then depends on O(1)
@@ -141,7 +145,7 @@ class Trajectory:
 
     @cached_property
     def identical_ties(self) -> bool:
-        """Whether some tie was between neurons with identical remaining sets (spec §6).
+        """Whether some tie was between neurons with identical remaining sets (docs/math/ties.rst).
 
         The fitted set, the function, the losses and every later time are then determined;
         only which of the tied neurons carries the fit is not (the lowest index does, by
@@ -182,12 +186,12 @@ class Trajectory:
 
     @cached_property
     def uncovered(self) -> np.ndarray:
-        """Samples with ``y_i != 0`` in no good set: never fitted (spec §4)."""
+        """Samples with ``y_i != 0`` in no good set: never fitted (docs/math/race.rst)."""
         return np.flatnonzero((self.problem.labels != 0) & (self.fitted_by < 0))
 
     @cached_property
     def output_weights(self) -> np.ndarray:
-        """Final saddle output weights ``a_k`` (0 for neurons that never activate; §5)."""
+        """Final saddle output weights ``a_k`` (0 for neurons that never activate; docs/math/saddles.rst)."""
         a = np.zeros(self.m)
         for event in self.events:
             f = event.fitted
@@ -196,13 +200,13 @@ class Trajectory:
 
     @cached_property
     def min_squared_norm(self) -> float:
-        """Least squared norm of any interpolator: ``2(||(y/s)₊|| + ||(y/s)₋||)`` (spec §8)."""
+        """Least squared norm of any interpolator: ``2(||(y/s)₊|| + ||(y/s)₋||)`` (docs/math/implicit-bias.rst)."""
         ratio = self.problem.labels / self.problem.norms
         return float(2.0 * (np.linalg.norm(ratio[ratio > 0]) + np.linalg.norm(ratio[ratio < 0])))
 
     @cached_property
     def norm_ratio(self) -> float:
-        """``squared_norm / min_squared_norm`` (spec §8) when the run interpolates, else NaN.
+        """``squared_norm / min_squared_norm`` (docs/math/implicit-bias.rst) when the run interpolates, else NaN.
 
         1.0 when all labels are 0 (both norms are 0). A stalled run is no interpolator and
         has no ratio: NaN keeps it out of means by accident (``np.nanmean`` skips it).
@@ -214,7 +218,7 @@ class Trajectory:
         return self.squared_norm / self.min_squared_norm
 
     def _kernel_blocks(self):
-        """Per jump: sorted diagonal ``d`` and matching ``u²`` of ``K_F = diag(d) + u uᵀ`` (spec §5)."""
+        """Per jump: sorted diagonal ``d`` and matching ``u²`` of ``K_F = diag(d) + u uᵀ`` (docs/math/saddles.rst)."""
         y, s = self.problem.labels, self.problem.norms
         for event in self.events:
             f = event.fitted
@@ -228,7 +232,7 @@ class Trajectory:
         """Smallest eigenvalue of the tangent-kernel Gram ``J Jᵀ / n`` over the fitted samples.
 
         Block diagonal over fitted sets with ``K_F = (y_F y_Fᵀ / a² + a² diag(s_F²)) / n``
-        (spec §5): a diagonal plus rank-one matrix, whose smallest eigenvalue lies between
+        (docs/math/saddles.rst): a diagonal plus rank-one matrix, whose smallest eigenvalue lies between
         the two smallest diagonal entries (interlacing) and is found from the secular
         equation ``1 + Σ u_i² / (d_i − λ) = 0``. Near the final interpolator the fitted
         residuals decay like ``exp(−λ t)`` (unscaled time). ``nan`` if nothing was fitted.
@@ -249,7 +253,7 @@ class Trajectory:
 
     @cached_property
     def largest_kernel_eigenvalues(self) -> np.ndarray:
-        """Per jump, the largest eigenvalue of its tangent-kernel block ``K_F`` (spec §5).
+        """Per jump, the largest eigenvalue of its tangent-kernel block ``K_F`` (docs/math/saddles.rst).
 
         The root of ``1 + Σ u_i² / (d_i − λ) = 0`` above ``max d`` (it lies in
         ``(max d, max d + Σ u²]``). Gradient descent with step η is stable near the saddles
@@ -345,7 +349,7 @@ class Trajectory:
         return float(values) if np.ndim(values) == 0 else values
 
     def parameters_at(self, tau, side: str = "right") -> tuple[np.ndarray, np.ndarray]:
-        """The saddle at rescaled time ``τ`` in reduced coordinates (spec §5).
+        """The saddle at rescaled time ``τ`` in reduced coordinates (docs/math/saddles.rst).
 
         Returns
         -------
@@ -372,7 +376,7 @@ class Trajectory:
         return a, U
 
     def input_weights_at(self, tau, side: str = "right", inputs=None) -> np.ndarray:
-        """Input-space hidden weights ``w_k = Σ_{i∈F_k} (U_ki / s_i²) x_i`` (spec §5), shape (m, d).
+        """Input-space hidden weights ``w_k = Σ_{i∈F_k} (U_ki / s_i²) x_i`` (docs/math/saddles.rst), shape (m, d).
 
         Uses ``inputs`` or the problem's stored inputs; raises ``ValueError`` if neither.
         """

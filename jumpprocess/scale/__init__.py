@@ -1,8 +1,9 @@
-"""Scale: many trials of the limit process at once, and parameter sweeps (spec §7–§8).
+"""Scale: many trials of the limit process at once, and parameter sweeps.
 
-Statistics of the jump process — the probability of interpolation (§7), the number of
-activations, the time to interpolate, the implicit-bias norm ratio (§8) — need thousands of
-independent initializations. :func:`simulate_many` (:mod:`.batch`) runs them as one
+Statistics of the jump process — the probability of interpolation
+(docs/math/probability.rst), the number of activations, the time to interpolate, the
+implicit-bias norm ratio (docs/math/implicit-bias.rst) — need thousands of independent
+initializations. :func:`simulate_many` (:mod:`.batch`) runs them as one
 vectorized call, with the compiled race of :mod:`.kernels` when numba (the ``scale``
 extra) is installed; :mod:`.sweep` runs resumable grids of such calls on all local cores
 or a Dask cluster. :mod:`.kernels` is not imported here, so numba stays optional.

@@ -1,4 +1,6 @@
-"""Compiled (numba) kernels of the batched race (spec §3–§4, §6); optional dependency.
+"""Compiled (numba) kernels of the batched race; optional dependency.
+
+docs/math/alignment.rst, docs/math/race.rst, docs/math/ties.rst.
 
 The batched engine (:mod:`jumpprocess.scale.batch`) stores activation patterns *sample-major*:
 ``good[t, i, w]`` is a ``uint64`` whose bit ``b`` says whether neuron ``j = 64 w + b`` has
@@ -8,7 +10,7 @@ With this layout
 * the initial per-neuron counts ``c_j = |G_j|`` and sums ``S_j = Σ_{i∈G_j} (y_i s_i)²`` cost
   one branch-free (vectorized) pass over each sample's ``m`` bits;
 * fitting ``F = G_k ∩ R`` subtracts each fitted sample's bits once, so over the whole race
-  every sample's word is read twice: ``O(m n)`` per trial, the bound of spec §4 (the sums
+  every sample's word is read twice: ``O(m n)`` per trial, the bound of docs/math/race.rst (the sums
   are skipped when all weights are equal: then ``S_j = c_j × weight`` exactly);
 * finding ``G_k ∩ R`` scans the remaining samples only (kept as a compacted index list).
 
@@ -281,7 +283,7 @@ def _pack(good_sets):
 
 
 def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np.ndarray, step_size: float | None):
-    """Run the exponent race (spec §4, §6) on many sample-major patterns at once.
+    """Run the exponent race (docs/math/race.rst, docs/math/ties.rst) on many sample-major patterns at once.
 
     Parameters
     ----------
@@ -294,7 +296,7 @@ def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np
         ``(y_i s_i)²``, the weights of the rates ``λ_j = sqrt(Σ_{G_j∩R} (y_i s_i)²)/n``.
     ratio_sq : ndarray, shape (n,)
         ``(y_i / s_i)²``: a neuron fitting ``F`` adds ``2 sqrt(Σ_F (y/s)²)`` to the squared
-        norm (spec §5, §8).
+        norm (docs/math/saddles.rst, docs/math/implicit-bias.rst).
     step_size : float or None
         Gradient-descent step η (rates ``ln(1+ηλ)/η``), ``None`` for gradient flow.
 
@@ -303,7 +305,7 @@ def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np
     ndarray, shape (trials, 8)
         Columns :data:`SUMMARY_COLUMNS`: number of jumps, first and last jump time (NaN
         and 0.0 without jumps), squared norm, number of fitted samples, whether some
-        overlapping tie had identical remaining sets (function determined, spec §6), number
+        overlapping tie had identical remaining sets (function determined, docs/math/ties.rst), number
         of tie groups of two or more neurons, and whether some overlapping tie had
         non-identical remaining sets (ambiguous: the learned function itself is
         undetermined by the race).
@@ -326,7 +328,7 @@ def race_summaries(good: np.ndarray, m: int, signal_sq: np.ndarray, ratio_sq: np
 
 
 def masks_from_weights(preactivations, output_weights, norms, labels, margin: float = 1e-9):
-    """Sample-major good-set masks of a certified sign-stable initialization (spec §3).
+    """Sample-major good-set masks of a certified sign-stable initialization (docs/math/alignment.rst).
 
     A neuron is certified when ``ā_j² >= (1 + margin) Σ_{Ū_ji>0} (Ū_ji/s_i)²``, which implies
     sign stability under gradient flow with room for rounding; then
@@ -343,7 +345,7 @@ def masks_from_weights(preactivations, output_weights, norms, labels, margin: fl
 def select_signs(above: np.ndarray, positive: np.ndarray, labels, mask: np.ndarray) -> None:
     """In place: ``above[t, i] &= positive[t]`` (``y_i > 0``), ``&= ~positive[t] & mask`` (``y_i < 0``), else 0.
 
-    Turns law-sampled ``1[Ū_ji > 0]`` bits into good-set masks ``G_j`` (spec §3).
+    Turns law-sampled ``1[Ū_ji > 0]`` bits into good-set masks ``G_j`` (docs/math/alignment.rst).
     """
     label_sign = np.sign(np.asarray(labels)).astype(np.int64)
     _select_signs(above, positive, label_sign, mask)

@@ -1,4 +1,6 @@
-"""The setting: the problem and the initialization (spec §1–§3).
+"""The setting: the problem and the initialization.
+
+docs/math/model.rst, docs/math/reduction.rst, docs/math/alignment.rst.
 
 The problem is the data — pairwise orthogonal inputs ``x_i``, through which the limit
 process sees only the norms ``s_i = ||x_i||`` and the labels ``y_i`` — and the

@@ -1,7 +1,7 @@
-"""Initializations θ̄ = (ā, W̄) at unit scale (spec §1, §3).
+"""Initializations θ̄ = (ā, W̄) at unit scale (docs/math/model.rst, docs/math/alignment.rst).
 
 σ is never applied here: the limit process depends on θ̄ only through the reduced
-coordinates ``Ū_ji = <w̄_j, x_i>`` and ``ā_j`` (spec §2), and whoever trains a finite
+coordinates ``Ū_ji = <w̄_j, x_i>`` and ``ā_j`` (docs/math/reduction.rst), and whoever trains a finite
 network multiplies by σ. The samplers draw ``w̄_j ~ N(0, I_d / d)``, so ``||w̄_j|| ≈ 1``.
 """
 
@@ -27,7 +27,7 @@ __all__ = [
 
 @dataclass(frozen=True, eq=False)
 class Initialization:
-    """A unit-scale initialization in reduced coordinates (spec §2).
+    """A unit-scale initialization in reduced coordinates (docs/math/reduction.rst).
 
     Parameters
     ----------
@@ -38,7 +38,7 @@ class Initialization:
     hidden_norms : array_like, shape (m,), optional
         ``||w̄_j||`` (includes the part orthogonal to the data); informational, used by
         :meth:`is_sign_stable`. The engine never needs it: early alignment depends only on
-        ``ā`` and ``Ū`` (spec §2–§3).
+        ``ā`` and ``Ū`` (docs/math/reduction.rst, docs/math/alignment.rst).
     input_weights : array_like, shape (m, d), optional
         ``W̄`` itself, when it was drawn against known inputs.
 
@@ -102,9 +102,9 @@ class Initialization:
         return int(self.preactivations.shape[1])
 
     def is_sign_stable(self, norms=None) -> np.ndarray:
-        """Per neuron, whether ``|ā_j| >= ||w̄_j||``: then ``a_j`` keeps its sign under gradient flow (spec §3).
+        """Per neuron, whether ``|ā_j| >= ||w̄_j||``: then ``a_j`` keeps its sign under gradient flow (docs/math/alignment.rst).
 
-        ``||w̄_j||² = Σ_i Ū_ji² / s_i² + ||w̄_j⊥||²`` (spec §2) involves the data norms ``s_i``
+        ``||w̄_j||² = Σ_i Ū_ji² / s_i² + ||w̄_j⊥||²`` (docs/math/reduction.rst) involves the data norms ``s_i``
         and the part ``w̄_j⊥`` orthogonal to the data. It is taken from :attr:`hidden_norms`
         when recorded (the samplers record it, ``w̄_j⊥`` included), else from the rows of
         :attr:`input_weights`; with neither, from ``norms`` assuming ``w̄_j`` lies in the span
@@ -167,7 +167,7 @@ class Initialization:
 
 
 class InitKind(str, Enum):
-    """The initialization laws of spec §3."""
+    """The initialization laws of docs/math/alignment.rst."""
 
     BALANCED = "balanced"                  #: ā_j = ±||w̄_j|| (the paper; Boursier et al.)
     OUTPUT_DOMINATED = "output-dominated"  #: ``|ā_j| = ||w̄_j|| + Exp(1)`` (Dana et al.)
@@ -205,10 +205,10 @@ def _round_up(hidden: np.ndarray, n: int, dim: int) -> np.ndarray:
     """``||w̄_j||`` times ``1 + 16 (n + d + 4) ε``: at least the exact norm of the rounded ``Ū``.
 
     ``ā_j = ±||w̄_j||`` computed in floats lands on either side of the exact value, and the
-    σ→0 limit is discontinuous exactly there (``C_j = 0``, spec §3): a rounded-down
+    σ→0 limit is discontinuous exactly there (``C_j = 0``, docs/math/alignment.rst): a rounded-down
     ``|ā_j|`` can make a neuron with no good set turn and fit the other sign. Rounding
     up by more than the worst-case error keeps the sampler inside the sign-stable law
-    the paper and spec §7 assume (a relative change below 1e-9 for d, n <= 10^5).
+    the paper and docs/math/probability.rst assume (a relative change below 1e-9 for d, n <= 10^5).
     """
     return hidden * (1.0 + 16.0 * (n + dim + 4) * np.finfo(np.float64).eps)
 

@@ -1,7 +1,7 @@
-"""The problem: orthogonal inputs, their norms and labels (spec §1–§2).
+"""The problem: orthogonal inputs, their norms and labels (docs/math/model.rst, docs/math/reduction.rst).
 
 Because the inputs are pairwise orthogonal, the limit process depends on the data only
-through the norms ``s_i = ||x_i||`` and labels ``y_i`` (spec §2). An
+through the norms ``s_i = ||x_i||`` and labels ``y_i`` (docs/math/reduction.rst). An
 :class:`OrthogonalProblem` holds exactly that, and optionally the inputs ``X`` themselves
 (needed only to express saddles as input-space weights).
 """
@@ -42,7 +42,7 @@ def _as_float_vector(values, name: str) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class OrthogonalProblem:
-    """Labels and data norms of an orthogonal regression problem (spec §1).
+    """Labels and data norms of an orthogonal regression problem (docs/math/model.rst).
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ class OrthogonalProblem:
 
     @classmethod
     def from_inputs(cls, X, labels, *, atol: float = ORTHOGONALITY_ATOL) -> "OrthogonalProblem":
-        """Build a problem from inputs ``X`` (n × d), checking the spec's assumptions.
+        """Build a problem from inputs ``X`` (n × d), checking the assumptions of docs/math/model.rst.
 
         Parameters
         ----------
@@ -166,7 +166,7 @@ class OrthogonalProblem:
 
     @property
     def signal(self) -> np.ndarray:
-        """``v_i = y_i s_i``, the per-sample growth weight (spec §3–§4)."""
+        """``v_i = y_i s_i``, the per-sample growth weight (docs/math/alignment.rst, docs/math/race.rst)."""
         return self.labels * self.norms
 
     def to_dict(self) -> dict:
