@@ -257,7 +257,10 @@ class LogComparison:
         user_grid = grid * self.imported.lr if unit == "step" else grid
         top.plot(x_log, self.log.losses, color="k", lw=2.2, alpha=0.55, label="logged run")
         if self.finite is not None:
-            top.plot(grid, self.finite.loss_at(user_grid), color="C1", lw=1.4, ls="--",
+            # gradient descent has a loss per step: draw the finite-σ run at whole steps
+            fine = np.arange(0.0, np.floor(end) + 1.0) if unit == "step" and end <= 1e5 else grid
+            top.plot(fine, self.finite.loss_at(fine * self.imported.lr if unit == "step" else fine),
+                     color="C1", lw=1.4, ls="--",
                      label=f"finite-σ prediction (σ = {self.imported.sigma:.3g})")
         top.plot(grid, self.limit.loss_at(user_grid), color="C0", lw=1.2, drawstyle="steps-post",
                  label="σ→0 limit")
