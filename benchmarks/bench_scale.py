@@ -148,7 +148,7 @@ def engine_vs_gradient_descent(configs, sigma: float, seed: int, repeats: int) -
               f"{trajectory.final_time:.3f} | {last_fit:.3f} | {run.converged} | {descent / engine:,.0f}× |")
     print(f"\nThe GD cost is steps × O(m n d) with steps ≈ τ ln(1/σ)/η, the engine's O(m n) (plus the η-step "
           f"alignment): the ratio grows with d, ln(1/σ) and 1/η. τ differences are the O(1/ln(1/σ)) = "
-          f"O({1 / log_inverse_sigma:.3f}) finite-σ error (spec §9).")
+          f"O({1 / log_inverse_sigma:.3f}) finite-σ error (docs/math/convergence.rst).")
 
 
 def main(argv=None) -> int:

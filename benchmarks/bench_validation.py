@@ -1,7 +1,7 @@
 """Benchmark of validation's batched PyTorch training: steps per second, CPU and CUDA.
 
 Trains B independent networks of n samples, m neurons, d input dimensions (dense float64
-inputs, the real network of spec §1) for a fixed number of gradient-descent steps with
+inputs, the real network of docs/math/model.rst) for a fixed number of gradient-descent steps with
 :func:`validation.training.train`, and prints a table: device, dtype, B, n, m, d, steps/s
 of the batch and per-run steps/s (= B × steps/s). Every step costs two batched products
 of size ``B m n d`` (forward ``W Xᵀ`` and backward ``∂L/∂U · X``), ~4 B m n d flops.

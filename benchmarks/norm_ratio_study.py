@@ -1,12 +1,12 @@
-"""The implicit-bias norm ratio as n grows: does it tend to 1 + √2? (spec §8)
+"""The implicit-bias norm ratio as n grows: does it tend to 1 + √2? (docs/math/implicit-bias.rst)
 
-Setting (spec §8's conjecture): ±1 labels, exactly balanced (``sign-balanced``), unit norms,
+Setting (the conjecture of docs/math/implicit-bias.rst): ±1 labels, exactly balanced (``sign-balanced``), unit norms,
 balanced initialization, gradient flow, width ``m = round(4 log2 n)``. For each trial the
 ratio is ``2 Σ_k ||y_{F_k}|| / (2(||y₊|| + ||y₋||))`` (learned over minimal squared norm).
 The study runs as a resumable sweep (``jumpprocess.scale.sweep``) into ``out/norm_ratio/`` and
 prints a markdown table (n, m, trials, interpolating fraction, mean ratio over the
 interpolating trials with its 95% CI, std, fraction with an overlapping tie, fraction
-whose learned function is undetermined by the race (spec §6), mean over the determined
+whose learned function is undetermined by the race (docs/math/ties.rst), mean over the determined
 trials) followed by fits of
 
 * ``ratio(n) = r∞ − c n^{−α}`` (free α, weighted least squares),
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     wanted = {t.key for t in tasks}
     rows = analyse([r for r in records if r["key"] in wanted])
 
-    print(f"\n# Norm ratio study (spec §8): ±1 balanced labels, unit norms, balanced init, gradient flow, m = round(4 log2 n)")
+    print(f"\n# Norm ratio study (docs/math/implicit-bias.rst): ±1 balanced labels, unit norms, balanced init, gradient flow, m = round(4 log2 n)")
     print(f"jumpprocess {__version__}, numpy {np.__version__}, numba {numba.__version__}, python {platform.python_version()}, "
           f"{os.cpu_count()} cores, float64, seed {args.seed}, sampling = direct sign-stable law; "
           f"wall time this run {elapsed:.1f} s (resumed tasks are not re-run)\n")

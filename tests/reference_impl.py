@@ -1,6 +1,6 @@
-"""Slow, literal implementations of spec §3 and §4, used only to check the fast engine.
+"""Slow, literal implementations of docs/math/alignment.rst, docs/math/race.rst, used only to check the fast engine.
 
-They follow the spec's wording, not the engine's reductions: the gradient-flow alignment
+They follow the wording of the docs pages, not the engine's reductions: the gradient-flow alignment
 integrates piece by piece with the closed-form ``a(t), z_i(t)`` and the quadratic in
 ``X = e^{λt}`` for hitting times; gradient descent iterates the linear map on ``(a, z)``;
 the race recomputes every rate from scratch at every step.
@@ -12,7 +12,7 @@ TIE_RTOL = 1e-9
 
 
 def flow_alignment(a0, U0, labels, norms):
-    """Spec §3, general initialization, gradient flow, one neuron. Returns (sign, good)."""
+    """docs/math/alignment.rst, general initialization, gradient flow, one neuron. Returns (sign, good)."""
     n = labels.size
     v = labels * norms
     z = U0 / norms
@@ -52,7 +52,7 @@ def flow_alignment(a0, U0, labels, norms):
 
 
 def descent_alignment(a0, U0, labels, norms, eta, max_steps=2_000_000):
-    """Spec §3, gradient descent: iterate x <- (I + η M_A) x, freezing coordinates <= 0."""
+    """docs/math/alignment.rst, gradient descent: iterate x <- (I + η M_A) x, freezing coordinates <= 0."""
     n = labels.size
     v = labels * norms
     z = U0 / norms
@@ -79,7 +79,7 @@ def descent_alignment(a0, U0, labels, norms, eta, max_steps=2_000_000):
 
 
 def race(good, labels, norms, step_size=None):
-    """Spec §4 literally. Returns a list of (time, neuron, fitted-set) and the exponents."""
+    """docs/math/race.rst literally. Returns a list of (time, neuron, fitted-set) and the exponents."""
     m, n = good.shape
     v2 = (labels * norms) ** 2
     remaining = labels != 0

@@ -1,4 +1,4 @@
-"""Early alignment (spec §3): the fast engine against the literal reference."""
+"""Early alignment (docs/math/alignment.rst): the fast engine against the literal reference."""
 
 import numpy as np
 import pytest
@@ -57,7 +57,7 @@ def test_good_sets_respect_sign_and_activity():
 
 
 def test_large_step_flips_a_balanced_neuron():
-    """Spec §3 caution: under gradient descent a balanced neuron can change sign.
+    """docs/math/alignment.rst, gradient descent: under gradient descent a balanced neuron can change sign.
 
     A positive balanced neuron active only on negative labels: under gradient flow it
     keeps its sign and has an empty good set; with η = 1 (η λ ≈ 1.2) the first step
@@ -128,7 +128,7 @@ def test_descent_loops_numpy_and_compiled_are_bit_identical(eta, monkeypatch):
 
 
 # Counter-examples found by an independent review (exact answers from mpmath at 80 digits
-# of spec §3's event-driven procedure on the exact float inputs, and direct integration of
+# of the event-driven procedure of docs/math/alignment.rst on the exact float inputs, and direct integration of
 # the m × n system at small σ). Each broke an earlier, rounding-sensitive version.
 @pytest.mark.parametrize(
     "labels, norms, U, a0, sign, good",
@@ -156,7 +156,7 @@ def test_flow_alignment_is_exact_near_degenerate_inputs(labels, norms, U, a0, si
 
 def test_balanced_sampler_is_sign_stable_exactly():
     """Rounded ā = ±||w̄|| fell on either side of C = 0, where the limit is discontinuous:
-    with y = (−1, −1) some neurons 'turned' and fitted samples the §3 law says they cannot."""
+    with y = (−1, −1) some neurons 'turned' and fitted samples the sign-stable law of docs/math/alignment.rst says they cannot."""
     problem = OrthogonalProblem([-1.0, -1.0])
     for seed in range(300):
         init = sample_initialization(problem, 2, "balanced", seed=seed)

@@ -12,7 +12,7 @@ real network ``f(x) = Σ_j a_j relu(<w_j, x>)`` in float64 with
   relative) would need ``hλ ≲ 1e-3`` — about 10^6 steps. RK4's bias is ``≈ (hλ)^4/120``,
   below 1e-6 here (tests/test_reference.py checks it against the logistic closed form);
 * gradient descent with η = 0.5 and η = 2 against ``simulate(..., step_size=η)``, whose
-  rates are ``ln(1 + ηλ)/η`` (spec §4, §9).
+  rates are ``ln(1 + ηλ)/η`` (docs/math/race.rst, docs/math/convergence.rst).
 
 Assertions, for every kept instance:
 
@@ -21,22 +21,22 @@ Assertions, for every kept instance:
    was ever half-fitted (``|r_i| <= |y_i|/2``), by the neuron ``argmax_j |a_j relu(<w_j, x_i>)|``
    at the end of the run. Every σ is checked, including 1e-8, because instances with
    near-ties are excluded (rule below); a near-tie is the only way finite σ may legitimately
-   resolve an activation differently from the limit (spec §9).
+   resolve an activation differently from the limit (docs/math/convergence.rst).
 2. **Jump times converge.** ``error(σ) = max_k |τ_k(engine) − median_{i∈F_k} τ_i(oracle)|``
-   with ``τ_i(oracle) = k_i h / ln(1/σ)`` the half-fit time of sample ``i`` (spec §1). We assert
+   with ``τ_i(oracle) = k_i h / ln(1/σ)`` the half-fit time of sample ``i`` (docs/math/model.rst). We assert
    ``error(1e-128) < error(1e-8) / 3`` (issue 2), and that the error decreases at each σ
-   step. Theory (spec §9): ``error ≈ C / ln(1/σ)``, so the expected ratio is
+   step. Theory (docs/math/convergence.rst): ``error ≈ C / ln(1/σ)``, so the expected ratio is
    ``ln(1e8)/ln(1e128) = 1/16``; measured per-instance ratios are 0.053–0.073.
 3. **The oracle ran to the engine's end state**: it converged (every engine-fitted sample
    within 1e-3 relative), no later fit appeared before ``1.1 ×`` the engine's last jump
    time, and the final loss equals the engine's final plateau loss (this also shows that
    η = 2 at these scales is a stable step). For the flow, the activated neurons' final
-   output weights at σ = 1e-128 equal the engine's saddle values ``a_k`` (spec §5) to 1e-4.
+   output weights at σ = 1e-128 equal the engine's saddle values ``a_k`` (docs/math/saddles.rst) to 1e-4.
 
 Instances. ``(n, m) ∈ {(4, 3), (5, 4), (6, 5)}`` (each init kind and each step meets each
 shape once), ``d = n + 2``; ``y ~ N(0, I)``; norms
 ``Uniform(0.5, 2)`` rescaled so that the total rate ``Λ = ||y s||_2 / n`` is 1 (flow, η = 0.5)
-or 0.25 (η = 2, so ``ηλ_j <= 0.5``; the stability of the saddles is rule (e) below; rescaling the norms by ``c`` only divides all times by ``c``, spec §1).
+or 0.25 (η = 2, so ``ηλ_j <= 0.5``; the stability of the saddles is rule (e) below; rescaling the norms by ``c`` only divides all times by ``c``, docs/math/model.rst).
 The inputs are :func:`jumpprocess.finite.reference.coordinate_inputs` — signed, scaled, permuted
 standard basis vectors in R^d — not a Haar-random frame: a frame orthogonal only to
 rounding leaks ``~1e-16 |θ_j|`` into frozen coordinates, which at σ <= 1e-32 re-activates
@@ -53,8 +53,8 @@ Selection rule, applied to the ENGINE's trajectory only (never to the oracle): s
 margin below 2 %), and (d) a last jump before ``8 / Λ`` (a bound on the oracle's
 step count, hence on the runtime), and (e) for gradient descent, stable saddles:
 ``η λ_max(K_F) <= 1.5`` for every fitted set, with the tangent-kernel block ``K_F`` of
-spec §5 at the engine's saddle. Beyond ``η λ_max = 2`` the interpolator is not a stable
-fixed point of gradient descent and the race of spec §4 does not describe it: e.g. seed
+docs/math/saddles.rst at the engine's saddle. Beyond ``η λ_max = 2`` the interpolator is not a stable
+fixed point of gradient descent and the race of docs/math/race.rst does not describe it: e.g. seed
 8006 of the gaussian/η = 2 configuration at Λ = 0.4 has ``η λ_max = 2.86``, and the real
 network's gradient descent fits samples 1, 2, 4 at the engine's time and then loses
 samples 1 and 2 (its neuron dies on them while oscillating) and never converges.
@@ -106,7 +106,7 @@ def relative_race_margin(trajectory) -> float:
     """Smallest relative gap, over plateaus, between the winner's and the runner-up's candidate times.
 
     Before jump ``k`` each inactive neuron with ``λ_j > 0`` would reach exponent 0 at
-    ``τ_{k−1} + (0 − e_j)/λ_j`` (spec §4), from the engine's ``exponents`` (after jump ``k−1``;
+    ``τ_{k−1} + (0 − e_j)/λ_j`` (docs/math/race.rst), from the engine's ``exponents`` (after jump ``k−1``;
     −1 initially) and ``rates`` (in force before jump ``k``). ``inf`` if never two candidates.
     """
     exponents = -np.ones(trajectory.m)
@@ -123,7 +123,7 @@ def relative_race_margin(trajectory) -> float:
 
 
 def largest_kernel_eigenvalue(trajectory) -> float:
-    """``max_F λ_max(K_F)``, ``K_F = (y_F y_Fᵀ / a_k² + a_k² diag(s_F²)) / n`` at the engine's saddles (spec §5).
+    """``max_F λ_max(K_F)``, ``K_F = (y_F y_Fᵀ / a_k² + a_k² diag(s_F²)) / n`` at the engine's saddles (docs/math/saddles.rst).
 
     The Hessian of L at a saddle is this tangent-kernel block (on the fitted samples) plus
     the escape blocks ``±λ_j`` of the inactive neurons; gradient descent with step η can
@@ -222,7 +222,7 @@ def test_engine_is_the_small_sigma_limit_of_the_real_network(config_index):
                 f"{at}: oracle final loss {run.final_loss} vs engine plateau {final_loss}"
             )
         if trajectory.step_size is None:
-            # gradient flow conserves a_j² − ||w_j||² ≈ 0, so the saddle values of spec §5 are the limit
+            # gradient flow conserves a_j² − ||w_j||² ≈ 0, so the saddle values of docs/math/saddles.rst are the limit
             # (under gradient descent the split between a_k and w_k moves by O(η²) terms; not asserted)
             active = trajectory.neurons
             np.testing.assert_allclose(runs[-1].output_weights[active], trajectory.output_weights[active],

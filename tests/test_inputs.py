@@ -111,7 +111,7 @@ def test_zero_labels_are_already_fitted():
 
 
 def test_is_sign_stable_uses_the_data_norms():
-    # The spec's criterion |ā_j| >= ||w̄_j||, with ||w̄_j||² = Σ_i Ū_ji²/s_i² + ||w̄⊥||² (spec §2-§3):
+    # The sign-stability criterion |ā_j| >= ||w̄_j||, with ||w̄_j||² = Σ_i Ū_ji²/s_i² + ||w̄⊥||² (docs/math/reduction.rst, docs/math/alignment.rst):
     # computed here from the weights W̄ themselves, against inputs with non-unit norms.
     rng = np.random.default_rng(5)
     X = random_orthogonal_inputs(6, 9, rng, norms=rng.uniform(0.3, 3.0, 6))

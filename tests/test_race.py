@@ -1,4 +1,4 @@
-"""The exponent race (spec §4, §6): fast engine against the literal reference, ties, layout."""
+"""The exponent race (docs/math/race.rst, docs/math/ties.rst): fast engine against the literal reference, ties, layout."""
 
 import numpy as np
 import pytest
@@ -32,7 +32,7 @@ def test_bit_packing_matches_numpy(m, n, seed):
 
 
 def test_first_jump_is_the_fastest_rate_and_times_are_exact():
-    """Hand-computed: rates λ = ||v_G||/n, first time 1/λ_max, then e_j advances (§4)."""
+    """Hand-computed: rates λ = ||v_G||/n, first time 1/λ_max, then e_j advances (docs/math/race.rst)."""
     problem = OrthogonalProblem([3.0, 4.0, -1.0, 2.0])
     # ā_j = ±||Ū_j|| = ±2: balanced, so G_j = {Ū_ji > 0, sgn_j y_i > 0}
     init = Initialization([[1, 1, -1, -1], [-1, 1, 1, 1], [-1, -1, 1, -1]], [2.0, -2.0, -2.0])
@@ -58,7 +58,7 @@ def test_disjoint_tie_activates_both_and_is_not_ambiguous():
 
 
 def test_sign_labels_ties_are_exact_not_noise():
-    """±1 labels, unit norms (§6): equal counts give bit-identical times, reported as ties."""
+    """±1 labels, unit norms (docs/math/ties.rst): equal counts give bit-identical times, reported as ties."""
     problem = make_problem(64, "sign-balanced", seed=0)
     rng = np.random.default_rng(1)
     U = rng.standard_normal((2, 64))

@@ -2,7 +2,7 @@
 
 The oracle is what the engine is judged against, so it is checked here against things
 that do not depend on the limit process: closed forms of the one-neuron dynamics,
-finite differences, the conservation laws and reductions of spec §2, and its own
+finite differences, the conservation laws and reductions of docs/math/reduction.rst, and its own
 batched-versus-looped consistency.
 """
 
@@ -35,11 +35,11 @@ def _random_problem(n, d, seed):
 # --- one neuron, one sample: closed forms -------------------------------------------------
 #
 # With a balanced start a = z := u/s (u = <w, x>), both gradient flow and gradient descent keep
-# a = z, and the network output p = f(x) = s a^2 obeys (spec §2 with n = 1)
+# a = z, and the network output p = f(x) = s a^2 obeys (docs/math/reduction.rst with n = 1)
 #     flow:     dp/dt = 2 s p (y - p)                    (logistic)
 #     descent:  a <- a + η s a (y - s a^2)
 # The logistic solution from p0 = s σ^2 c^2 reaches p = y/2 at t* = ln(y/p0 - 1) / (2 s y),
-# and its rescaled time tends to 1/λ with λ = |y s| / n (spec §4).
+# and its rescaled time tends to 1/λ with λ = |y s| / n (docs/math/race.rst).
 
 
 @pytest.mark.parametrize("label, norm", [(1.0, 1.0), (0.7, 2.0), (2.5, 0.6)])
@@ -67,7 +67,7 @@ def test_one_neuron_descent_matches_scalar_recursion_and_limit(eta):
     sigmas = [1e-8, 1e-32, 1e-128]
     runs = gradient_descent(problem, init, sigmas, eta)
     lam = label * norm
-    limit = eta / np.log1p(eta * lam)            # 1 / (GD rate ln(1 + ηλ)/η), spec §4
+    limit = eta / np.log1p(eta * lam)            # 1 / (GD rate ln(1 + ηλ)/η), docs/math/race.rst
     errors = []
     for sigma, run in zip(sigmas, runs):
         # independent scalar recursion of the balanced one-neuron descent
@@ -133,7 +133,7 @@ def test_relu_derivative_at_zero_is_zero():
     assert run.fitted_by.tolist() == [-1, -1]
 
 
-def test_real_gradient_reduces_to_spec_section_2():
+def test_real_gradient_reduces_to_the_m_by_n_system():
     # dU_ji/dt = (s_i^2/n) a_j r_i 1[U_ji > 0], da_j/dt = (1/n) Σ_i r_i relu(U_ji)
     rng = np.random.default_rng(5)
     n, m, d = 5, 4, 8
@@ -151,7 +151,7 @@ def test_real_gradient_reduces_to_spec_section_2():
 
 
 def test_flow_conserves_balance_and_never_moves_the_orthogonal_part():
-    # spec §2: a_j^2 - ||w_j||^2 is conserved by the flow, and w_j's part orthogonal to span(x) never moves
+    # docs/math/reduction.rst: a_j^2 - ||w_j||^2 is conserved by the flow, and w_j's part orthogonal to span(x) never moves
     problem = _random_problem(4, 7, seed=4)
     init = sample_initialization(problem, 10, "gaussian", seed=9)
     sigma = 1e-4
@@ -242,7 +242,7 @@ def test_refuses_missing_or_inconsistent_inputs():
 
 
 def test_coordinate_inputs_keep_frozen_coordinates_exactly_frozen_at_tiny_sigma():
-    # spec §2: U_jk <= 0 never moves. In float64 that holds exactly only when <x_i, x_k> = 0 exactly
+    # docs/math/reduction.rst: U_jk <= 0 never moves. In float64 that holds exactly only when <x_i, x_k> = 0 exactly
     # and no rounding mixes samples: coordinate inputs. A Haar-random frame (orthogonal to ~1e-16)
     # leaks about 1e-16·|θ_j| into frozen coordinates, which at σ = 1e-128 swamps σ·Ū_jk.
     rng = np.random.default_rng(4)
@@ -270,7 +270,7 @@ def test_coordinate_inputs_keep_frozen_coordinates_exactly_frozen_at_tiny_sigma(
 @pytest.mark.parametrize("eta, stable", [(0.9, True), (0.99, True), (1.2, False), (1.5, False)])
 def test_descent_settles_only_where_the_interpolator_is_stable(eta, stable):
     # One neuron, y = s = n = 1: the interpolator a = u = 1 has tangent kernel K = (y²/a² + a² s²)/n = 2
-    # (spec §5), so gradient descent can settle there only if η K < 2, i.e. η < 1. Beyond, the loss
+    # (docs/math/saddles.rst), so gradient descent can settle there only if η K < 2, i.e. η < 1. Beyond, the loss
     # oscillates forever and may cross the tolerance by chance: `patience` keeps that from counting.
     problem = OrthogonalProblem.from_inputs([[1.0]], [1.0])
     (run,) = gradient_descent(problem, Initialization([[1.0]], [1.0]), 1e-32, eta, max_steps=5_000)

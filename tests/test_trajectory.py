@@ -1,4 +1,4 @@
-"""Trajectory invariants (spec §4–§6), evaluation at any τ, and JSON round trip."""
+"""Trajectory invariants (docs/math/race.rst, docs/math/saddles.rst, docs/math/ties.rst), evaluation at any τ, and JSON round trip."""
 
 import json
 
@@ -42,7 +42,7 @@ def test_interpolation_iff_coverage(data):
 
 @given(st.data())
 def test_saddles_are_critical_points_in_input_space(data):
-    """At every plateau the real network's loss gradient vanishes (spec §5).
+    """At every plateau the real network's loss gradient vanishes (docs/math/saddles.rst).
 
     The saddle sits on the ReLU kink (U_ki = 0 off F_k, where relu'(0) = 0), so X must
     represent orthogonality exactly: rows diag(s) padded with zeros. A rotated X would
@@ -66,7 +66,7 @@ def test_saddles_are_critical_points_in_input_space(data):
 
 @given(st.data())
 def test_closed_form_norms(data):
-    """a_k² = ||w_k||² = (Σ_F y²/s²)^{1/2} and the total is 2 Σ_k ||(y/s)_F|| ≥ minimal (§5, §8)."""
+    """a_k² = ||w_k||² = (Σ_F y²/s²)^{1/2} and the total is 2 Σ_k ||(y/s)_F|| ≥ minimal (docs/math/saddles.rst, docs/math/implicit-bias.rst)."""
     problem, _, traj = _random_case(data)
     X = random_orthogonal_inputs(problem.n, problem.n, np.random.default_rng(1), problem.norms)
     a, _ = traj.parameters_at(np.inf)
@@ -146,7 +146,7 @@ def test_convergence_rate_matches_dense_eigenvalues():
 
 
 def test_unit_norm_sign_labels_rate_is_norm_over_n():
-    """Spec §5: unit norms, |F| >= 2: λ_min(K_F) = ||y_F|| / n = √|F| / n for ±1 labels."""
+    """docs/math/saddles.rst: unit norms, |F| >= 2: λ_min(K_F) = ||y_F|| / n = √|F| / n for ±1 labels."""
     problem = OrthogonalProblem([1.0, 1.0, 1.0, 1.0])
     from jumpprocess import Initialization
     traj = simulate(problem, Initialization([[1.0, 1.0, 1.0, -1.0], [-1.0, -1.0, -1.0, 1.0]], [2.0, -2.0]))
@@ -156,7 +156,7 @@ def test_unit_norm_sign_labels_rate_is_norm_over_n():
 
 
 def test_unstable_gradient_descent_step_is_reported():
-    """One sample, a = w = 1: K = 2|y|s/n = 2, so η = 1.5 gives η·λ_max = 3 ≥ 2 (spec §5).
+    """One sample, a = w = 1: K = 2|y|s/n = 2, so η = 1.5 gives η·λ_max = 3 ≥ 2 (docs/math/saddles.rst).
 
     Real gradient descent half-fits at the predicted time and then oscillates forever
     (found with jumpprocess.finite.reference at σ = 1e-32); the trajectory must say so."""

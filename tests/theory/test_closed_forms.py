@@ -1,7 +1,8 @@
-"""The SymPy derivations of spec §5 and §8, their numerics, and the engine against them.
+"""The SymPy derivations of the closed forms, their numerics, and the engine against them.
 
-The expected formulas below are the spec's (§5, §8), written independently of the code;
-the derivations must reproduce them, and the engine must reproduce the derivations. Where
+The expected formulas below are those of docs/math/saddles.rst and docs/math/implicit-bias.rst,
+written independently of the code; the derivations must reproduce them, and the engine must
+reproduce the derivations. Where
 the engine's float arithmetic is exact (dyadic inputs) the comparison is exact; elsewhere
 it is against an a-priori rounding bound, never a loose tolerance.
 """
@@ -27,7 +28,7 @@ U_ROUND = EPS / 2  # unit roundoff
 # ------------------------------------------------------------------ the derivations
 
 
-def test_saddle_derivation_reproduces_spec_section_5():
+def test_saddle_derivation_reproduces_the_documented_saddle():
     d = closed_forms.saddle_derivation()
     assert sp.simplify(d.preactivation_expr - y / a) == 0
     assert sp.simplify(d.output_weight_expr - Q ** sp.Rational(1, 4)) == 0
@@ -57,7 +58,7 @@ def test_saddle_derivation_agrees_with_a_direct_solve_of_the_full_system():
     assert sp.simplify(sp.diff(loss, a_).subs(solutions[0])) == 0
 
 
-def test_tangent_kernel_derivation_reproduces_spec_section_5():
+def test_tangent_kernel_derivation_reproduces_the_documented_block():
     d = closed_forms.tangent_kernel_derivation()
     y2 = sp.Symbol("y2", real=True)
     assert sp.simplify(d.diagonal_expr - (y**2 / a**2 + a**2 * s**2) / n) == 0
@@ -173,7 +174,7 @@ def test_bad_input_raises():
         closed_forms.plateau_loss([1.0, 2.0], 1)
 
 
-# ------------------------------------------------------- the engine, exactly (§5, §8)
+# ------------------------------------------------------- the engine, exactly (docs/math/saddles.rst, docs/math/implicit-bias.rst)
 
 
 def _dyadic_instance(groups, pad_to_power_of_two=True):

@@ -257,7 +257,7 @@ def test_engine_race_rates_are_relatively_accurate_for_mixed_magnitudes():
     makes it 0 and the jump happens at τ = inf instead of about 3.2e5 (with y_2 = 1e-5 the
     time is 7% early).
 
-    Exact race (spec §4), n = 3: neuron 0 (G = {0, 1}) jumps at τ₀ = n / ||(y_0, y_1)||;
+    Exact race (docs/math/race.rst), n = 3: neuron 0 (G = {0, 1}) jumps at τ₀ = n / ||(y_0, y_1)||;
     neuron 1 (G = {0, 2}) then has exponent −1 + τ₀ ||(y_0, y_2)|| / n and rate |y_2| / n."""
     y = np.array([1000.0, 500.0, 1e-6])
     problem = OrthogonalProblem(y)

@@ -1,4 +1,4 @@
-"""The interpolation probability of spec §7: exact, symbolic, log-space, widths.
+"""The interpolation probability of docs/math/probability.rst: exact, symbolic, log-space, widths.
 
 The exact values are checked against their definition (brute-force enumeration of every
 sign and activation pattern, and the engine run on each), the two closed forms against

@@ -39,7 +39,7 @@ def test_json_output_carries_the_theory_values(capsys):
     assert data["union_bound_failure"] == pytest.approx(100 * 0.75**20)
     ratio = data["norm_ratio"]
     assert ratio["trials"] == 20 and 0 < ratio["interpolated"] <= 20
-    assert ratio["mean"] >= 1.0  # learned norm is never below the minimal one (spec §8)
+    assert ratio["mean"] >= 1.0  # learned norm is never below the minimal one (docs/math/implicit-bias.rst)
 
 
 def test_text_output_for_huge_n_uses_log_space_and_skips_the_monte_carlo(capsys):
@@ -62,17 +62,22 @@ def test_text_output_for_small_n_prints_the_exact_fraction(capsys):
     assert "--trials 0" in out
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["theory", "-n", "0", "-m", "3"], "n must be an integer >= 1"),
-    (["theory", "-n", "10", "-m", "-1"], "m .* non-negative integer"),
-    (["theory", "-n", "10", "-m", "3", "--delta", "1.0"], r"delta .* \(0, 1\)"),
-    (["theory", "-n", "10", "-m", "3", "--delta", "0"], r"delta .* \(0, 1\)"),
-    (["theory", "-n", "10", "-m", "3", "--n-pos", "11"], "n_pos"),
-    (["theory", "-n", "10", "-m", "3", "--trials", "-2"], "trials"),
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(n=0, m=3), "n must be an integer >= 1"),
+    (dict(n=10, m=-1), "m .* non-negative integer"),
+    (dict(n=10, m=3, delta=1.0), r"delta .* \(0, 1\)"),
+    (dict(n=10, m=3, delta=0.0), r"delta .* \(0, 1\)"),
+    (dict(n=10, m=3, n_pos=11), "n_pos"),
+    (dict(n=10, m=3, trials=-2), "trials"),
 ])
-def test_bad_input_raises_a_clear_value_error(argv, match):
+def test_bad_input_raises_a_clear_value_error(kwargs, match):
+    kwargs.setdefault("delta", 0.01)
     with pytest.raises(ValueError, match=match):
-        cli.run(_parse(argv))
+        cli.theory_summary(**kwargs)
+    if "n_pos" in kwargs:  # what the parser cannot check alone: n_pos against n
+        argv = ["theory", "-n", "10", "-m", "3", "--n-pos", "11"]
+        with pytest.raises(ValueError, match="n_pos"):
+            cli.run(_parse(argv))
 
 
 def test_non_integer_width_is_rejected_by_the_parser():
@@ -115,3 +120,36 @@ def test_large_exact_probability_prints_without_huge_integer_strings(capsys):
     printed = float(re.search(r"P\(interpolation\)\s+([0-9.]+)", out).group(1))
     # the exact rational's digits agree with the independent log-space evaluation
     assert printed == pytest.approx(math.exp(log_interpolation_probability(40, 500, 500)), rel=1e-12)
+
+
+@pytest.mark.parametrize("m", [0, 1])
+def test_certain_failure_prints_a_clean_zero_log(m, capsys):
+    code, out = _run(["theory", "-n", "10", "-m", str(m), "--trials", "0"], capsys)
+    assert code == 0 and "(ln = 0)" in out and "-0" not in out
+    code, out = _run(["theory", "-n", "10", "-m", str(m), "--trials", "0", "--json"], capsys)
+    data = json.loads(out)  # P(interpolation) = 0: ln P = -inf is written as null (strict JSON)
+    assert math.copysign(1.0, data["log_failure_probability"]) == 1.0 and data["log_probability"] is None
+
+
+def test_union_bound_is_shown_as_a_bound_never_a_probability_above_one(capsys):
+    code, out = _run(["theory", "-n", "100", "-m", "5", "--trials", "0"], capsys)
+    line = next(line for line in out.splitlines() if line.startswith("union bound"))
+    value = 100 * 0.75**5  # 23.73: the bound is vacuous
+    assert f"{value:.6g}" in line and "vacuous" in line and "P(failure) <= 1" in line
+    code, out = _run(["theory", "-n", "100", "-m", "5", "--trials", "0", "--json"], capsys)
+    data = json.loads(out)
+    assert data["union_bound_failure"] == 1.0 and data["union_bound"] == pytest.approx(value)
+    code, out = _run(["theory", "-n", "100", "-m", "40", "--trials", "0", "--json"], capsys)
+    data = json.loads(out)
+    assert data["union_bound_failure"] == data["union_bound"] == pytest.approx(100 * 0.75**40)
+
+
+@pytest.mark.parametrize("argv, option", [(["-n", "0", "-m", "3"], "-n/--n"), (["-n", "5", "-m", "-1"], "-m/--m"),
+                                          (["-n", "5", "-m", "3", "--n-pos", "-1"], "--n-pos"),
+                                          (["-n", "5", "-m", "3", "--delta", "0"], "--delta"),
+                                          (["-n", "5", "-m", "3", "--trials", "-2"], "--trials"),
+                                          (["-n", "5", "-m", "3", "--seed", "-1"], "--seed")])
+def test_bad_values_are_usage_errors_naming_the_option(argv, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _parse(["theory", *argv])
+    assert exit_info.value.code == 2 and f"argument {option}: expected" in capsys.readouterr().err

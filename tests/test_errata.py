@@ -1,6 +1,6 @@
-"""Counter-examples to statements of ``spec/limit-process.md`` (reported in the issue notes).
+"""Counter-examples to earlier statements of the mathematics (docs/math/errata.rst).
 
-Spec §6 says: "With continuous labels or norms ties have probability 0". That is false for
+An earlier statement said: "With continuous labels or norms ties have probability 0". That is false for
 finite n and m: two neurons with the *same good set* have identical rates, hence identical
 jump times, whatever the labels. With one sample and two balanced neurons, each neuron's
 good set is {0} with probability 1/4 (fair sign matching y, Ū > 0 with probability 1/2),
