@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -15,10 +16,12 @@ import time
 import numpy as np
 
 from . import __version__
-from .setting.initialization import InitKind, sample_initialization
-from .setting.problem import LabelKind, make_problem
+from .cliargs import check_memory, check_output_file, integer, real
+from .setting.initialization import InitKind
+from .setting.instance import make_instance
+from .setting.problem import LabelKind
 
-__all__ = ["main", "build_parser", "add_instance_arguments", "instance_from_args"]
+__all__ = ["main", "build_parser", "add_instance_arguments", "instance_from_args", "instance_bytes"]
 
 # Subcommands provided by other packages: (module, description). Each module exposes
 # add_parser(subparsers) and run(args) -> int and imports its heavy extras lazily.
@@ -33,28 +36,47 @@ _PLUGINS = {
 def add_instance_arguments(parser: argparse.ArgumentParser, *, n: int = 1000, m: int = 40) -> None:
     """The options that define a problem and an initialization (shared by subcommands)."""
     group = parser.add_argument_group("instance")
-    group.add_argument("-n", "--n", type=int, default=n, help=f"number of samples (default {n})")
-    group.add_argument("-m", "--m", type=int, default=m, help=f"number of neurons (default {m})")
+    group.add_argument("-n", "--n", type=integer(1), default=n, help=f"number of samples (default {n})")
+    group.add_argument("-m", "--m", type=integer(0), default=m, help=f"number of neurons (default {m})")
     group.add_argument("--labels", choices=[k.value for k in LabelKind], default=LabelKind.SIGN_BALANCED.value,
                        help="label law: exactly balanced ±1, fair-coin ±1, or standard Gaussian (default sign-balanced)")
     group.add_argument("--random-norms", action="store_true", help="data norms ~ Uniform(0.5, 2) instead of 1")
     group.add_argument("--init", choices=[k.value for k in InitKind], default=InitKind.BALANCED.value,
                        help="initialization law (spec §3; default balanced, the paper's)")
-    group.add_argument("--seed", type=int, default=0, help="seed of the problem and the initialization (default 0)")
-    group.add_argument("--step-size", type=float, default=None, metavar="ETA",
+    group.add_argument("--seed", type=integer(0), default=0, help="seed of the problem and the initialization (default 0)")
+    group.add_argument("--step-size", type=real(0.0, low_open=True), default=None, metavar="ETA",
                        help="gradient-descent step η (rates ln(1+ηλ)/η); omit for gradient flow")
 
 
+def instance_bytes(n: int, m: int) -> float:
+    """Estimated peak memory (bytes) of drawing and simulating one instance of size (n, m).
+
+    The problem (a few float64 vectors of length n), the m × n float64 preactivations with
+    the temporaries of their sampling (about three copies), and the m × n good-set pattern
+    with its packed copy.
+    """
+    return 40.0 * n + 26.0 * float(m) * n
+
+
 def instance_from_args(args):
-    """``(problem, init)`` from parsed instance options; the two seeds are spawned from ``--seed``."""
-    problem_seed, init_seed = np.random.SeedSequence(args.seed).spawn(2)
+    """``(problem, init)`` from parsed instance options: :func:`~jumpprocess.make_instance`, whose
+    two seeds are spawned from ``--seed`` (the same run as ``make_instance(..., seed=SEED)``).
+
+    Raises
+    ------
+    ValueError
+        ``--n < 1``, ``--m < 0``, a negative ``--seed``, or an instance whose arrays would not
+        fit in the memory available (:func:`instance_bytes`), refused before allocating.
+    """
     if args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     if args.m < 0:
         raise ValueError(f"--m must be >= 0, got {args.m}")
-    problem = make_problem(args.n, args.labels, seed=np.random.default_rng(problem_seed), random_norms=args.random_norms)
-    init = sample_initialization(problem, args.m, args.init, seed=np.random.default_rng(init_seed))
-    return problem, init
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    check_memory(instance_bytes(args.n, args.m), f"-n {args.n} -m {args.m}: the m x n preactivations in float64",
+                 "use a smaller -n or -m")
+    return make_instance(args.n, args.m, args.labels, args.init, seed=args.seed, random_norms=args.random_norms)
 
 
 def provenance(args, **extra) -> dict:
@@ -65,12 +87,19 @@ def provenance(args, **extra) -> dict:
 
 
 def _jump_table(traj, max_rows: int) -> str:
+    """The first and last jumps, ``max_rows`` in all (the last two kept when there are 4 or more)."""
     lines = [f"{'#':>4} {'τ':>10} {'neuron':>6} {'sign':>4} {'|F|':>6} {'rate λ':>10} {'loss after':>11}  tie"]
     rows = list(enumerate(traj.events))
-    shown = rows if len(rows) <= max_rows else rows[: max_rows - 3] + [None] + rows[-2:]
+    if len(rows) <= max_rows:
+        shown = rows
+    else:
+        tail = min(2, max_rows // 2)
+        head = max_rows - tail
+        shown = rows[:head] + [None] + rows[len(rows) - tail:]
     for row in shown:
         if row is None:
-            lines.append(f"{'…':>4}  ({len(rows) - max_rows + 1} more jumps)")
+            hidden = len(rows) - max_rows
+            lines.append(f"{'…':>4}  ({hidden} more jumps)" if max_rows else f"{'…':>4}  ({hidden} jumps not shown)")
             continue
         k, event = row
         tie = ""
@@ -90,11 +119,20 @@ def _run_simulate(args) -> int:
         from .plotting import require_matplotlib
 
         require_matplotlib()
+        check_output_file(args.plot, "--plot")
+    if args.json:
+        check_output_file(args.json, "--json")
 
     problem, init = instance_from_args(args)
+    from .limit.compiled import one_time_costs
+
+    known_costs = len(one_time_costs())
     start = time.perf_counter()
     traj = simulate(problem, init, step_size=args.step_size)
     wall = time.perf_counter() - start
+    # numba's import and kernel loads happen once per process: reported apart, not as engine time
+    startup = one_time_costs()[known_costs:]
+    wall -= sum(seconds for _, seconds in startup)
     dynamics = "gradient flow" if args.step_size is None else f"gradient descent, η = {args.step_size:g}"
     print(f"jumpprocess {__version__}: σ→0 limit, n = {problem.n}, m = {init.m}, labels {args.labels}, "
           f"init {args.init}, seed {args.seed}, {dynamics}")
@@ -107,10 +145,14 @@ def _run_simulate(args) -> int:
     ratio = f"ratio {traj.norm_ratio:.4f}" if traj.interpolates else "ratio - (no interpolation)"
     print(f"squared norm      {traj.squared_norm:.6g}   minimal interpolator {traj.min_squared_norm:.6g}   {ratio}")
     print(f"local rate        {traj.convergence_rate:.6g}  (smallest tangent-kernel eigenvalue at the end)")
-    print(f"wall time         {wall * 1e3:.2f} ms (alignment + race)")
+    print(f"wall time         {wall * 1e3:.2f} ms (alignment + race; engine only)")
+    for what, seconds in startup:
+        print(f"one-time cost     {what}: {seconds:.2f} s (once per process, not engine time)")
     if args.json:
-        data = traj.to_dict()
-        data["provenance"] = provenance(args, wall_time_s=wall)
+        from .limit.runs import run_record
+
+        data = run_record(traj, init, provenance(args, wall_time_s=wall,
+                                                 one_time_costs_s={what: seconds for what, seconds in startup}))
         with open(args.json, "w") as handle:
             json.dump(data, handle, allow_nan=False)
         print(f"wrote {args.json}")
@@ -136,9 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         "With no options: n = 1000, ±1 balanced labels, balanced init, m = 40, gradient flow.",
     )
     add_instance_arguments(simulate)
-    simulate.add_argument("--json", metavar="PATH", help="write the trajectory (lossless) with provenance")
+    simulate.add_argument("--json", metavar="PATH",
+                          help="write the trajectory (lossless), the initialization and provenance; "
+                          "jumpprocess.load_run(PATH).recompute() reruns it")
     simulate.add_argument("--plot", metavar="PATH", help="write a PNG: staircase loss and exponents against τ")
-    simulate.add_argument("--max-rows", type=int, default=24, help="jump-table rows to print (default 24)")
+    simulate.add_argument("--max-rows", type=integer(0), default=24,
+                          help="jump-table rows to print: the first ones and the last two (default 24)")
     simulate.set_defaults(func=_run_simulate)
     for name, module in _PLUGINS.items():
         try:
@@ -155,12 +200,33 @@ def _unavailable(error) -> int:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``jumpprocess`` command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    """Entry point of the ``jumpprocess`` command; returns the exit code (never raises SystemExit).
+
+    0 success, 2 bad usage or input (argparse's status; the message names the option),
+    1 when the output pipe closed early (``jumpprocess simulate | head``: quietly), and
+    the subcommand's own statuses otherwise (``validate --help``).
+    """
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exit_:  # --help, --version, usage errors: argparse printed the message
+            return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+        if args.command is None:
+            build_parser().print_help()
+            code = 0
+        else:
+            code = _run_command(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly. Python's recipe: point stdout at
+        # devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _run_command(args) -> int:
     try:
         return int(args.func(args) or 0)
     except ValueError as error:

@@ -293,3 +293,20 @@ def test_norm_ratio_is_nan_exactly_for_trials_that_do_not_interpolate():
     for t in np.flatnonzero(stalled)[:5]:
         assert np.isnan(simulate(problem, pattern_initialization(problem, 10, summary.seeds[t])).norm_ratio)
     assert np.isfinite(np.mean(summary["norm_ratio"][ok])) and np.isnan(summary["norm_ratio"].mean())
+
+
+def test_first_trial_continues_the_seed_sequence_exactly():
+    problem = make_problem(30, "gaussian", seed=2)
+    whole = simulate_many(problem, 6, 12, seed=5, sampling="weights")
+    tail = simulate_many(problem, 6, 8, seed=5, sampling="weights", first_trial=4)
+    assert tail.first_trial == 4 and np.array_equal(tail.seeds, whole.seeds[4:])
+    for name in SUMMARY_FIELDS:
+        np.testing.assert_array_equal(tail[name], whole[name][4:])
+
+
+@pytest.mark.parametrize("d", [5, 2.5, -1, True])
+def test_simulate_many_refuses_a_dimension_below_n_or_not_an_integer(d):
+    problem = make_problem(10)
+    for sampling in ("weights", "pattern"):
+        with pytest.raises(ValueError, match=r"d \(the input dimension\) must be an integer >= n = 10"):
+            simulate_many(problem, 4, 3, d=d, sampling=sampling)

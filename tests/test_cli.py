@@ -39,8 +39,9 @@ def test_simulate_writes_lossless_json_and_plot(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["simulate", "-n", "0"], "--n must be >= 1"), (["simulate", "-m", "-2"], "--m must be >= 0"),
-     (["simulate", "--step-size", "-1"], "step_size")],
+    [(["simulate", "-n", "0"], "argument -n/--n: expected a positive integer"),
+     (["simulate", "-m", "-2"], "argument -m/--m: expected a non-negative integer"),
+     (["simulate", "--step-size", "-1"], "argument --step-size: expected a finite number > 0")],
 )
 def test_bad_options_exit_2_with_a_message(args, message, capsys):
     assert main(args) == 2
@@ -48,9 +49,7 @@ def test_bad_options_exit_2_with_a_message(args, message, capsys):
 
 
 def test_help_lists_every_subcommand(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--help"])
-    assert exit_info.value.code == 0
+    assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for name in ("simulate", "theory", "validate", "sweep"):
         assert name in out
@@ -82,3 +81,104 @@ def test_missing_extra_is_a_clear_error_not_a_traceback(monkeypatch, tmp_path, c
     assert "pip install 'jumpprocess[plot]'" in captured.err
     assert "status" not in captured.out  # nothing computed before the check
     assert not (tmp_path / "x.png").exists()
+
+
+# ---- issue 12: every bad option is a usage error naming it, checked before any work ----
+
+@pytest.mark.parametrize(
+    "args, option, expected",
+    [
+        (["simulate", "--seed", "-1"], "--seed", "non-negative integer"),
+        (["simulate", "-n", "0"], "-n/--n", "positive integer"),
+        (["simulate", "-m", "-2"], "-m/--m", "non-negative integer"),
+        (["simulate", "--step-size", "-1"], "--step-size", "> 0"),
+        (["simulate", "--step-size", "nan"], "--step-size", "> 0"),
+        (["simulate", "--max-rows", "-1"], "--max-rows", "non-negative integer"),
+        (["sweep", "--n", "10", "--m", "-2"], "--m", "'auto' or a non-negative integer"),
+        (["sweep", "--n", "10", "--m", "foo"], "--m", "'auto' or a non-negative integer"),
+        (["sweep", "--n", "0"], "--n", "positive integer"),
+        (["sweep", "--n", "10", "--trials", "0"], "--trials", "positive integer"),
+        (["sweep", "--n", "10", "--seed", "-1"], "--seed", "non-negative integer"),
+        (["sweep", "--n", "10", "--workers", "0"], "--workers", "positive integer"),
+        (["theory", "-n", "10", "-m", "-1"], "-m/--m", "non-negative integer"),
+        (["theory", "-n", "10", "-m", "3", "--delta", "1.5"], "--delta", "(0, 1)"),
+        (["theory", "-n", "10", "-m", "3", "--seed", "-1"], "--seed", "non-negative integer"),
+    ],
+)
+def test_bad_values_are_usage_errors_naming_the_option(args, option, expected, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: expected" in err and expected in err, err
+
+
+def test_main_returns_the_status_of_help_and_usage_errors(capsys):
+    assert main(["--help"]) == 0
+    assert main(["simulate", "--no-such-option"]) == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("max_rows", [0, 1, 2, 3, 5])
+def test_jump_table_is_well_formed_for_any_max_rows(max_rows, capsys):
+    assert main(["simulate", "-n", "60", "-m", "12", "--max-rows", str(max_rows)]) == 0
+    out = capsys.readouterr().out
+    table = out.split("\n\n")[1].splitlines()[1:]
+    jumps = int(next(line.split()[1] for line in out.splitlines() if line.startswith("jumps")))
+    assert jumps > 5
+    numbers = [int(line.split()[0]) for line in table if not line.lstrip().startswith("…")]
+    assert len(numbers) == min(max_rows, jumps) and numbers == sorted(set(numbers))
+    [more] = [line for line in table if line.lstrip().startswith("…")]
+    assert f"({jumps - len(numbers)} more jumps" in more or f"({jumps - len(numbers)} jumps not shown" in more
+
+
+def test_memory_is_estimated_before_anything_is_allocated(monkeypatch, capsys):
+    from jumpprocess import cliargs
+
+    assert main(["simulate", "-n", "1000000000000", "-m", "40"]) == 2  # 8e12 x 40 float64: no machine has it
+    err = capsys.readouterr().err
+    assert "of memory" in err and "PB" in err and "-n 1000000000000 -m 40" in err
+    monkeypatch.setattr(cliargs, "available_memory", lambda: 10**6)
+    assert main(["simulate", "-n", "1000", "-m", "40"]) == 2
+    captured = capsys.readouterr()
+    assert "needs about" in captured.err and "1 MB" in captured.err and "status" not in captured.out
+    assert main(["simulate", "-m", "10000000000"]) == 2
+
+
+def test_outputs_are_checked_before_computing(tmp_path, capsys):
+    folder = tmp_path / "exists"
+    folder.mkdir()
+    cases = [
+        (["simulate", "-n", "20", "-m", "4", "--json", str(folder)], "--json", "is a folder"),
+        (["simulate", "-n", "20", "-m", "4", "--json", str(tmp_path / "missing" / "t.json")], "--json", "does not exist"),
+        (["simulate", "-n", "20", "-m", "4", "--plot", str(tmp_path / "missing" / "t.png")], "--plot", "does not exist"),
+        (["simulate", "-n", "20", "-m", "4", "--json", "/proc/t.json"], "--json", "cannot write"),
+        (["sweep", "--n", "20", "--output", str(tmp_path / "file.txt"), "--no-progress"], "--output", "is a file"),
+        (["sweep", "--n", "20", "--output", "/proc/sweep", "--no-progress"], "--output", "cannot create"),
+    ]
+    (tmp_path / "file.txt").write_text("not a folder")
+    for args, option, message in cases:
+        assert main(args) == 2, args
+        captured = capsys.readouterr()
+        assert option in captured.err and message in captured.err, captured.err
+        assert "status" not in captured.out and "tasks" not in captured.out
+
+
+def test_unreachable_scheduler_fails_fast_with_a_message(tmp_path, capsys):
+    args = ["sweep", "--n", "20", "--trials", "2", "--output", str(tmp_path / "s"), "--no-progress",
+            "--scheduler", "tcp://127.0.0.1:1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler tcp://127.0.0.1:1" in err and "cannot reach" in err
+    assert not (tmp_path / "s" / "results.jsonl").exists() or not (tmp_path / "s" / "results.jsonl").read_text()
+
+
+@pytest.mark.parametrize("command", [["simulate", "-n", "400", "-m", "30", "--max-rows", "200"],
+                                     ["theory", "-n", "40", "-m", "12", "--trials", "0"], ["--help"]])
+def test_output_piped_into_head_exits_quietly(command):
+    import subprocess
+
+    # `true` never reads and exits at once: every write of the command meets a closed pipe
+    pipeline = (f"{sys.executable} -c 'import sys; from jumpprocess.cli import main; sys.exit(main(sys.argv[1:]))' "
+                + " ".join(command) + " | true; exit ${PIPESTATUS[0]}")
+    result = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.returncode in (0, 1)

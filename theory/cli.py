@@ -32,14 +32,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "that the σ→0 limit interpolates, the minimal width m* for failure probability δ next to the "
         "union-bound and asymptotic widths, and a Monte Carlo estimate of the norm ratio (docs/math/implicit-bias.rst).",
     )
-    parser.add_argument("-n", "--n", type=int, required=True, help="number of samples")
-    parser.add_argument("-m", "--m", type=int, required=True, help="width (number of neurons)")
-    parser.add_argument("--n-pos", type=int, default=None,
-                        help="number of positive labels (default n // 2, as the sign-balanced labels)")
-    parser.add_argument("--delta", type=float, default=0.01, help="target failure probability δ in (0, 1) (default 0.01)")
-    parser.add_argument("--trials", type=int, default=None,
+    from jumpprocess.cliargs import integer, real
+
+    parser.add_argument("-n", "--n", type=integer(1), required=True, help="number of samples")
+    parser.add_argument("-m", "--m", type=integer(0), required=True, help="width (number of neurons)")
+    parser.add_argument("--n-pos", type=integer(0), default=None,
+                        help="number of positive labels, at most n (default n // 2, as the sign-balanced labels)")
+    parser.add_argument("--delta", type=real(0.0, 1.0, low_open=True, high_open=True), default=0.01,
+                        help="target failure probability δ in (0, 1) (default 0.01)")
+    parser.add_argument("--trials", type=integer(0), default=None,
                         help="Monte Carlo trials for the norm ratio (default 100 when n <= 1e5, else skipped; 0 skips)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo (default 0)")
+    parser.add_argument("--seed", type=integer(0), default=0, help="seed of the Monte Carlo (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(func=run)
     return parser
@@ -91,8 +94,10 @@ def theory_summary(n: int, m: int, delta: float, *, n_pos=None, trials=None, see
         summary["probability_method"] = "log-space float64"
     summary["log_probability"] = log_p
     summary["failure_probability"] = probability.failure_probability(m, n_pos, n_neg)
-    summary["log_failure_probability"] = probability.log_failure_probability(m, n_pos, n_neg)
-    summary["union_bound_failure"] = probability.union_bound_failure(m, n_pos + n_neg)
+    summary["log_failure_probability"] = probability.log_failure_probability(m, n_pos, n_neg) + 0.0  # no "-0"
+    # n (3/4)^m bounds P(failure); above 1 it says nothing, and a probability is at most 1
+    summary["union_bound"] = probability.union_bound_failure(m, n_pos + n_neg)
+    summary["union_bound_failure"] = min(1.0, summary["union_bound"])
     summary["min_width"] = probability.min_width(n_pos, n_neg, delta)
     summary["union_bound_width"] = probability.union_bound_width(n_pos + n_neg, delta)
     summary["asymptotic_width"] = probability.asymptotic_width(n)
@@ -144,7 +149,9 @@ def _text(summary: dict) -> str:
                      f"ln P = {summary['log_probability']:.12g})")
     lines.append(f"P(failure) = 1 − P        {summary['failure_probability']:.6g}  "
                  f"(ln = {summary['log_failure_probability']:.6g})")
-    lines.append(f"union bound n (3/4)^m     {summary['union_bound_failure']:.6g}")
+    bound = summary["union_bound"]
+    note = "  (>= 1: vacuous, P(failure) <= 1 always)" if bound >= 1 else "  (a bound on P(failure))"
+    lines.append(f"union bound n (3/4)^m     {bound:.6g}{note}")
     lines.append("")
     lines.append(f"minimal width m*(δ={delta:g})   {summary['min_width']}   (least m with P(failure) <= δ)")
     lines.append(f"union-bound width         {summary['union_bound_width']}   (⌈log(n/δ) / log(4/3)⌉)")
@@ -172,8 +179,9 @@ def run(args) -> int:
         Bad sizes or δ (the ``jumpprocess`` entry point turns it into exit code 2).
     """
     summary = theory_summary(args.n, args.m, args.delta, n_pos=args.n_pos, trials=args.trials, seed=args.seed)
-    if args.json:
-        print(json.dumps(summary, allow_nan=False))
+    if args.json:  # strict JSON: a non-finite float (ln P = -inf when P = 0) is written as null
+        print(json.dumps({key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+                          for key, value in summary.items()}, allow_nan=False))
     else:
         print(_text(summary))
     return 0

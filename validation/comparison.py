@@ -26,6 +26,9 @@ Verdict (per initialization; the report's verdict is the worst of them):
   near-tie at σ_min (:func:`~validation.observables.near_ties`) that explains what
   differs (an overlapping one for fitted sets; any for order and times): the limit is not
   resolved at these σ;
+* ``"inconclusive"`` — nothing was compared: the limit has no jump (e.g. ``m = 0``), or
+  no limit jump was reached within ``max_steps`` at every σ, and nothing that was
+  compared disagrees. Not a pass (the CLI exits with status 4);
 * ``"mismatch"`` — anything else.
 """
 
@@ -66,7 +69,7 @@ DECREASE_FACTOR = 3.0
 #: Errors below ``ERROR_FLOOR · max(1, τ_J)`` count as converged whatever the ratio.
 ERROR_FLOOR = 2e-3
 #: The three verdicts.
-VERDICTS = ("converging", "near-tie", "mismatch")
+VERDICTS = ("converging", "near-tie", "mismatch", "inconclusive")
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,7 @@ class ValidationReport:
 
     Attributes
     ----------
-    verdict : {"converging", "near-tie", "mismatch"}
+    verdict : {"converging", "near-tie", "mismatch", "inconclusive"}
         The worst verdict over the initializations.
     reason : str
     mode : {"orthogonal", "nearly-orthogonal"}
@@ -431,6 +434,8 @@ def _common_errors(rows, num_jumps) -> np.ndarray:
 def _verdict(rows, race, ties, constant, common) -> tuple:
     first, last = rows[0], rows[-1]
     where = f"sigma = {last.sigma:.3g}"
+    if race.num_jumps == 0:
+        return "inconclusive", f"nothing to compare: the limit has no jump ({race.status})"
     if race.ambiguous:
         return "near-tie", f"the limit itself is undetermined: {race.status}"
     benign = race.identical_ties  # function determined; which neuron fits is not
@@ -466,6 +471,10 @@ def _verdict(rows, race, ties, constant, common) -> tuple:
             "relabeling neurons"
         )
     if not problems and not timing:
+        if race.num_jumps - max(row.unreached_jumps for row in rows) == 0:
+            return "inconclusive", (
+                f"nothing compared: no limit jump was reached within max_steps at every sigma{horizon}"
+            )
         return "converging", (
             f"fitted sets and order match the limit at {where}; jump-time error {common[0]:.3g} -> "
             f"{common[-1]:.3g}{horizon}"
@@ -578,7 +587,8 @@ def _initialization_report(index, prediction, training, sigmas, step_size, cosin
 def _overall_verdict(reports, mode, cosine) -> tuple:
     """Step 6: the worst verdict over the initializations, and its reason."""
     counts = {name: sum(report.verdict == name for report in reports) for name in VERDICTS}
-    overall = next(name for name in ("mismatch", "near-tie", "converging") if counts[name]) if reports else "mismatch"
+    order = ("mismatch", "near-tie", "inconclusive", "converging")  # worst first
+    overall = next(name for name in order if counts[name]) if reports else "mismatch"
     if len(reports) == 1:
         reason = reports[0].reason
     else:
@@ -676,7 +686,8 @@ def compare(
     Returns
     -------
     ValidationReport
-        ``.verdict`` in ``{"converging", "near-tie", "mismatch"}``; ``.to_json()``; ``.table()``.
+        ``.verdict`` in ``{"converging", "near-tie", "mismatch", "inconclusive"}``; ``.to_json()``;
+        ``.table()``.
 
     Raises
     ------
@@ -694,9 +705,21 @@ def compare(
     >>> report.verdict, report.initializations[0].rows[-1].fitted_set_errors
     ('converging', 0)
     """
-    from jumpprocess import Initialization
+    from jumpprocess import Initialization, OrthogonalProblem
     from jumpprocess.precision import ORTHOGONALITY_ATOL
 
+    if not isinstance(problem, OrthogonalProblem):
+        raise ValueError(
+            f"problem must be a jumpprocess.OrthogonalProblem (labels and norms), got {type(problem).__name__}; "
+            "build one with OrthogonalProblem(labels, norms) or OrthogonalProblem.from_inputs(X, labels)"
+        )
+    for name, value, least in (("max_steps", max_steps, 1), ("checkpoints", checkpoints, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    if isinstance(near_tie_constant, bool) or not isinstance(near_tie_constant, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(near_tie_constant) and near_tie_constant >= 0):
+        raise ValueError(f"near_tie_constant must be a finite number >= 0 (c of the near-tie threshold), "
+                         f"got {near_tie_constant!r}")
     torch = import_torch()
     dtype_name = resolve_dtype(dtype)
     sigma_values = np.sort(check_sigmas(sigmas, dtype_name))[::-1].copy()
@@ -708,6 +731,9 @@ def compare(
     if not inits:
         raise ValueError("no initialization given")
     for b, item in enumerate(inits):
+        if not isinstance(item, Initialization):
+            raise ValueError(f"init must be a jumpprocess.Initialization or a sequence of them; item {b} is a "
+                             f"{type(item).__name__}")
         if item.n != problem.n:
             raise ValueError(f"initialization {b} has n = {item.n} samples but the problem has n = {problem.n}")
     X = _resolve_inputs(problem, inputs, input_seed)

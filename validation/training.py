@@ -288,7 +288,10 @@ def _check_batch(inputs, labels, input_weights, output_weights, sigmas, max_step
     B = W0.shape[0]
     sigma = _broadcast(sigmas, B, "sigmas")
     check_sigmas(sigma, dtype_name)
-    budgets = _broadcast(max_steps, B, "max_steps", dtype=np.int64)
+    requested = _broadcast(max_steps, B, "max_steps")
+    if not np.all(np.isfinite(requested)) or np.any(requested != np.round(requested)):
+        raise ValueError(f"max_steps must be whole numbers of steps, got {max_steps!r}")
+    budgets = requested.astype(np.int64)
     if np.any(budgets < 0):
         raise ValueError(f"max_steps must be >= 0, got {budgets.min()}")
     tolerances = _broadcast(loss_tolerance, B, "loss_tolerance")
@@ -503,8 +506,8 @@ def train(
     Raises
     ------
     ValueError
-        Shapes, σ outside its range for ``dtype``, ``η <= 0``, ``max_steps < 0``,
-        CUDA requested but unavailable.
+        Shapes, σ outside its range for ``dtype``, ``η <= 0``, ``max_steps`` negative or
+        not whole, ``checkpoints < 1``, CUDA requested but unavailable.
 
     Notes
     -----
@@ -520,6 +523,8 @@ def train(
     dtype_name = resolve_dtype(dtype)
     device_name = resolve_device(device)
     eta = check_step_size(step_size)
+    if isinstance(checkpoints, bool) or not isinstance(checkpoints, (int, np.integer)) or checkpoints < 1:
+        raise ValueError(f"checkpoints must be an integer >= 1, got {checkpoints!r}")
     batch = _check_batch(inputs, labels, input_weights, output_weights, sigmas, max_steps, loss_tolerance, dtype_name)
     B, m, n, d = batch.shape
     nets = _Networks(torch, batch, device=device_name, dtype=getattr(torch, dtype_name),

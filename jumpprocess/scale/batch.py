@@ -89,7 +89,7 @@ class BatchSummary:
     sampling : str
         ``"weights"`` or ``"pattern"`` (what ``"auto"`` resolved to).
     seed : int
-        The ``seed`` argument: ``seeds = trial_seeds(seed, trials)``.
+        The ``seed`` argument: ``seeds = trial_seeds(seed, first_trial + trials)[first_trial:]``.
     seeds : ndarray of uint64, shape (trials,)
         Per-trial seeds (module notes).
     interpolates : ndarray of bool
@@ -125,6 +125,8 @@ class BatchSummary:
         determined, not which neuron fits (``Trajectory.identical_ties``).
     trajectories : tuple of Trajectory or None
         Full trajectories when ``keep_trajectories=True``.
+    first_trial : int
+        Index of the first trial in the sequence of ``seed`` (the ``first_trial`` argument).
     """
 
     n: int
@@ -147,6 +149,7 @@ class BatchSummary:
     num_tie_groups: np.ndarray
     identical_ties: np.ndarray
     trajectories: tuple | None = field(default=None, repr=False)
+    first_trial: int = 0
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in SUMMARY_FIELDS:
@@ -357,6 +360,7 @@ def simulate_many(
     keep_trajectories: bool = False,
     backend: str = "auto",
     d: int | None = None,
+    first_trial: int = 0,
 ) -> BatchSummary:
     """Simulate the σ→0 limit from ``trials`` independent initializations (spec §3–§8).
 
@@ -371,7 +375,7 @@ def simulate_many(
     init : InitKind or str
         ``"balanced"``, ``"output-dominated"`` or ``"gaussian"``.
     seed : int
-        Root seed; trial ``t`` uses ``trial_seeds(seed, trials)[t]``.
+        Root seed; trial ``t`` uses ``trial_seeds(seed, first_trial + trials)[first_trial + t]``.
     step_size : float, optional
         ``None`` for gradient flow, else gradient descent with step η (rates
         ``ln(1+ηλ)/η``, spec §4).
@@ -388,7 +392,12 @@ def simulate_many(
         ``"numpy"``: the reference, :func:`jumpprocess.limit.race.run_race` per trial.
         ``"auto"``: numba when importable.
     d : int, optional
-        Ambient dimension passed to :func:`sample_initialization` (weights sampling).
+        Ambient dimension passed to :func:`sample_initialization` (weights sampling); an
+        integer ``>= n`` (orthogonal data need it). The pattern law does not depend on it.
+    first_trial : int
+        Run trials ``first_trial, …, first_trial + trials − 1`` of the seed's sequence: the
+        seeds are prefix-stable (:func:`trial_seeds`), so ``first_trial=100, trials=200``
+        gives exactly trials 100–299 of a 300-trial run (a sweep grows its trial count so).
 
     Returns
     -------
@@ -429,7 +438,12 @@ def simulate_many(
     eta = check_step_size(step_size)
     mode = _resolve_sampling(sampling, kind, eta)
     backend = _resolve_backend(backend)
-    seeds = trial_seeds(seed, trials)
+    first_trial = _check_count(first_trial, "first_trial")
+    if d is not None:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < problem.n:
+            raise ValueError(f"d (the input dimension) must be an integer >= n = {problem.n} for orthogonal data, got {d!r}")
+        d = int(d)
+    seeds = trial_seeds(seed, first_trial + trials)[first_trial:]
     n = problem.n
     labels, norms = problem.labels, problem.norms
     signal = problem.signal
@@ -498,7 +512,7 @@ def simulate_many(
     norm_ratio = squared / min_sq if min_sq > 0 else np.ones(trials)
     norm_ratio[~interpolates] = np.nan  # no interpolator, no ratio (field notes)
     return BatchSummary(
-        n=n, m=m, init=kind.value, step_size=eta, sampling=mode.value, seed=seed, seeds=seeds,
+        n=n, m=m, init=kind.value, step_size=eta, sampling=mode.value, seed=seed, seeds=seeds, first_trial=first_trial,
         interpolates=interpolates, num_jumps=raw[:, 0].astype(np.int64), first_time=raw[:, 1].copy(),
         final_time=raw[:, 2].copy(), squared_norm=squared, norm_ratio=norm_ratio, min_squared_norm=min_sq,
         uncovered=nonzero - fitted, ambiguous=undetermined, function_determined=~undetermined, num_tie_groups=ties,

@@ -262,3 +262,43 @@ def test_a_benign_exact_tie_is_compared_up_to_relabeling():
     assert report.verdict == "converging", report.table()
     assert report.initializations[0].rows[-1].partition_errors == 0
     assert "benign" in report.reason
+
+
+def _small():
+    from jumpprocess import Initialization
+
+    problem = OrthogonalProblem([1.0, -0.6], [1.5, 1.5])
+    return problem, Initialization([[0.7, -0.3], [-0.2, 0.5]], [0.8, -0.6])
+
+
+def test_nothing_compared_is_inconclusive_not_converging():
+    problem, init = _small()
+    report = compare(problem, init, (1e-2, 1e-8), step_size=0.1, device="cpu", max_steps=1)
+    rows = report.initializations[0].rows
+    assert all(row.unreached_jumps == report.initializations[0].trajectory.num_jumps for row in rows)
+    assert report.verdict == "inconclusive" and "inconclusive" in VERDICTS, report.table()
+    assert "not compared" in report.reason
+    empty = sample_initialization(problem, 0, seed=0)  # m = 0: the limit has no jump at all
+    report = compare(problem, empty, (1e-2, 1e-8), step_size=0.1, device="cpu")
+    assert report.verdict == "inconclusive" and "no jump" in report.reason
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("max_steps", 0, "max_steps"), ("max_steps", 2.5, "max_steps"), ("max_steps", True, "max_steps"),
+    ("checkpoints", 0, "checkpoints"), ("checkpoints", -1, "checkpoints"), ("checkpoints", 2.5, "checkpoints"),
+    ("near_tie_constant", -1.0, "near_tie_constant"), ("near_tie_constant", float("nan"), "near_tie_constant"),
+    ("near_tie_constant", float("inf"), "near_tie_constant"),
+])
+def test_compare_refuses_nonsense_settings_before_training(name, value, message):
+    problem, init = _small()
+    with pytest.raises(ValueError, match=message):
+        compare(problem, init, (1e-2,), step_size=0.1, device="cpu", **{name: value})
+
+
+@pytest.mark.parametrize("problem", [[1.0, -0.6], {"labels": [1.0, -0.6]}, None])
+def test_compare_needs_an_orthogonal_problem(problem):
+    _, init = _small()
+    with pytest.raises(ValueError, match="problem must be a jumpprocess.OrthogonalProblem"):
+        compare(problem, init, (1e-2,), step_size=0.1, device="cpu")
+    with pytest.raises(ValueError, match="Initialization"):
+        compare(_small()[0], [[0.7, -0.3]], (1e-2,), step_size=0.1, device="cpu")

@@ -270,3 +270,14 @@ def test_train_initializations_orders_runs_init_major():
     np.testing.assert_allclose(result.neuron_norms[0, 3], start, rtol=1e-14)  # θ(0) = σ θ̄
     with pytest.raises(ValueError, match="no initializations"):
         train_initializations(X, problem.labels, [], [1e-2], step_size=0.1, max_steps=3)
+
+
+@pytest.mark.parametrize("name, value", [("max_steps", 2.5), ("max_steps", -1), ("checkpoints", 0),
+                                         ("checkpoints", -1), ("checkpoints", 2.5)])
+def test_train_refuses_fractional_or_negative_step_counts(name, value):
+    from validation.training import train
+
+    kwargs = dict(step_size=0.1, max_steps=5, device="cpu")
+    kwargs[name] = value
+    with pytest.raises(ValueError, match=name):
+        train(np.eye(2), [1.0, -1.0], np.ones((1, 1, 2)), np.ones((1, 1)), 1e-2, **kwargs)

@@ -56,9 +56,6 @@ def test_first_initialization_is_the_one_simulate_draws():
         (["--sigmas", "0.5,0"], "outside"),
         (["--sigmas", "1e-200"], "too small for float64"),
         (["--sigmas", "1e-25", "--dtype", "float32"], "too small for float32"),
-        (["--step-size", "0"], "step"),
-        (["--step-size", "-0.1"], "step"),
-        (["--batch-size", "0"], "batch-size"),
         (["--device", "tpu"], "unknown device"),
         (["--d", "2"], "--d must be"),
     ],
@@ -70,10 +67,50 @@ def test_bad_input_exits_2_with_a_message(argv, message, capsys):
 
 
 def test_empty_sigma_list_is_refused(capsys):
-    assert run(_parse(["-n", "4", "-m", "2", "--no-progress", "--sigmas", ","])) == 2
-    assert "empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse(["-n", "4", "-m", "2", "--no-progress", "--sigmas", ","])
+    err = capsys.readouterr().err
+    assert "argument --sigmas" in err and "empty" in err
 
 
 def test_unparseable_sigmas_are_a_usage_error():
     with pytest.raises(SystemExit):
         _parse(["--sigmas", "small"])
+
+
+@pytest.mark.parametrize("argv", [["--max-steps", "100"], ["-m", "0"]])
+def test_nothing_compared_exits_with_the_inconclusive_status(argv, capsys):
+    code = run(_parse(["-n", "8", "-m", "4", "--no-progress", "--sigmas", "1e-2,1e-8", *argv]))
+    out = capsys.readouterr().out
+    assert "verdict: inconclusive" in out and "converging" not in out.splitlines()[2]
+    assert code == EXIT_CODES["inconclusive"] == 4
+
+
+def test_help_documents_every_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        _parse(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in ("0 converging", "1 mismatch", "2 bad input", "3 near-tie", "4 inconclusive"):
+        assert phrase in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--max-steps", "0"], "--max-steps"),
+        (["--near-tie-constant", "-1"], "--near-tie-constant"),
+        (["--near-tie-constant", "nan"], "--near-tie-constant"),
+        (["--loss-tolerance", "2"], "--loss-tolerance"),
+        (["--sigmas", "1e-3,,1e-5"], "--sigmas"),
+        (["--sigmas", "1e-3,1e-5,"], "--sigmas"),
+        (["--sigmas", ","], "--sigmas"),
+        (["--step-size", "0"], "--step-size"),
+        (["--step-size", "-0.1"], "--step-size"),
+        (["--batch-size", "0"], "--batch-size"),
+    ],
+)
+def test_bad_validation_options_are_usage_errors_naming_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _parse(["-n", "4", "-m", "2", "--no-progress", *argv])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
