@@ -17,9 +17,11 @@ from .interop.torch_model import from_torch
 from .limit.alignment import Alignment, align
 from .limit.engine import simulate
 from .limit.race import JumpEvent
+from .limit.runs import SavedRun, load_run
 from .limit.trajectory import Status, Trajectory
 from .scale.batch import BatchSummary, simulate_many, trial_seeds
 from .setting.initialization import InitKind, Initialization, sample_initialization
+from .setting.instance import make_instance
 from .setting.problem import (
     LabelKind,
     OrthogonalProblem,
@@ -41,11 +43,14 @@ __all__ = [
     "JumpEvent",
     "LabelKind",
     "OrthogonalProblem",
+    "SavedRun",
     "Status",
     "Trajectory",
     "align",
     "from_torch",
     "gaussian_labels",
+    "load_run",
+    "make_instance",
     "make_problem",
     "orthonormal_inputs",
     "random_orthogonal_inputs",

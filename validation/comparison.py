@@ -34,9 +34,11 @@ Verdict (per initialization; the report's verdict is the worst of them):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
+import os
 import platform
 from dataclasses import dataclass, field
 
@@ -64,6 +66,8 @@ __all__ = [
 
 #: Default σ list: 1e-2 down to 1e-64 (float64 reaches 1.5e-154).
 DEFAULT_SIGMAS = (1e-2, 1e-4, 1e-8, 1e-16, 1e-32, 1e-64)
+#: Version of the JSON written by ValidationReport.to_dict (2: limits stored in full, readable back).
+FORMAT_VERSION = 2
 #: The jump-time error must shrink by this factor from the largest to the smallest σ.
 DECREASE_FACTOR = 3.0
 #: Errors below ``ERROR_FLOOR · max(1, τ_J)`` count as converged whatever the ratio.
@@ -85,6 +89,10 @@ class ErrorFit:
 
     def to_dict(self) -> dict:
         return {"slope": _num(self.slope), "intercept": _num(self.intercept), "rms": _num(self.rms)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ErrorFit":
+        return cls(*(_float(data[key]) for key in ("slope", "intercept", "rms")))
 
 
 def fit_error(sigmas, errors) -> ErrorFit:
@@ -191,6 +199,11 @@ class SigmaRow:
             "partition_errors": self.partition_errors,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "SigmaRow":
+        """Inverse of :meth:`to_dict` (non-finite numbers, written as null, come back as NaN)."""
+        return cls(**_fields_from_dict(cls, data))
+
 
 @dataclass(frozen=True, eq=False)
 class InitializationReport:
@@ -245,8 +258,30 @@ class InitializationReport:
                 "plateau_losses": race.plateau_losses.tolist(),
                 "flow_jump_times": self.flow_trajectory.jump_times.tolist(),
             },
+            "trajectory": race.to_dict(),
+            "flow_trajectory": self.flow_trajectory.to_dict(),
             "rows": [row.to_dict() for row in self.rows],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "InitializationReport":
+        """Inverse of :meth:`to_dict` (format version 2: the limits are stored in full)."""
+        from jumpprocess import Trajectory
+
+        from .observables import NearTie
+
+        values = _fields_from_dict(cls, data, skip=("rows", "fit", "flow_fit", "near_ties", "trajectory",
+                                                    "flow_trajectory"))
+        tie_fields = [f.name for f in dataclasses.fields(NearTie)]
+        return cls(
+            **values,
+            rows=tuple(SigmaRow.from_dict(row) for row in data["rows"]),
+            fit=ErrorFit.from_dict(data["fit"]),
+            flow_fit=ErrorFit.from_dict(data["flow_fit"]),
+            near_ties=tuple(NearTie(**{name: tie[name] for name in tie_fields}) for tie in data["near_ties"]),
+            trajectory=Trajectory.from_dict(data["trajectory"]),
+            flow_trajectory=Trajectory.from_dict(data["flow_trajectory"]),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -287,7 +322,7 @@ class ValidationReport:
         """A JSON-ready dict; ``curves`` adds the checkpoint losses and neuron norms."""
         data = {
             "format": "validation.ValidationReport",
-            "format_version": 1,
+            "format_version": FORMAT_VERSION,
             "verdict": self.verdict,
             "reason": self.reason,
             "mode": self.mode,
@@ -306,7 +341,87 @@ class ValidationReport:
                 "neuron_norms": np.transpose(training.neuron_norms, (1, 2, 0)).tolist(),
                 "half_fit_times": [[_num(v) for v in row] for row in training.half_fit_times],
             }
+            data["training"] = training.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ValidationReport":
+        """A report read back from :meth:`to_dict` (format version 2).
+
+        Everything shown by :meth:`table`, the figures and the notebook display comes back;
+        the training record lacks the final preactivations and residuals (``None``), and
+        without ``curves`` it is ``None`` altogether.
+        """
+        from .training import TrainingResult
+
+        if data.get("format") != "validation.ValidationReport":
+            raise ValueError("not a validation report (missing format tag 'validation.ValidationReport')")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ValueError(f"validation report format version {version} cannot be read back (this version reads "
+                             f"{FORMAT_VERSION}; version 1 did not store the limit trajectories): rerun the validation")
+        return cls(
+            verdict=data["verdict"],
+            reason=data["reason"],
+            mode=data["mode"],
+            max_cosine=float(data["max_cosine"]),
+            step_size=float(data["step_size"]),
+            sigmas=np.array(data["sigmas"], dtype=np.float64),
+            initializations=tuple(InitializationReport.from_dict(item) for item in data["initializations"]),
+            training=TrainingResult.from_dict(data["training"]) if "training" in data else None,
+            parameters=data.get("parameters", {}),
+        )
+
+    @classmethod
+    def from_json(cls, source) -> "ValidationReport":
+        """Read a report from JSON text or a file path (e.g. ``jumpprocess validate --json PATH``)."""
+        if isinstance(source, (str, os.PathLike)) and not str(source).lstrip().startswith("{"):
+            with open(source) as handle:
+                return cls.from_dict(json.load(handle))
+        return cls.from_dict(json.loads(source))
+
+    # ---- display ------------------------------------------------------------------------
+    def error_table(self) -> list[dict]:
+        """The per-σ error table as data: one dict per (initialization, σ), as :meth:`table` prints.
+
+        Keys: ``init``, ``sigma``, ``log_inverse_sigma``, ``steps``, ``stop``, ``jump_time_error``
+        (against the race for the training step), ``flow_jump_time_error``, ``fitted_set_errors``,
+        ``order_errors``, ``squared_norm_error``, ``plateau_loss_error``, ``unreached_jumps``,
+        ``below_orthogonality`` (τ = t / ln(1/σ); docs/math/convergence.rst).
+        """
+        rows = []
+        for report in self.initializations:
+            for row in report.rows:
+                rows.append({
+                    "init": report.index, "sigma": row.sigma, "log_inverse_sigma": row.log_inverse_sigma,
+                    "steps": row.steps, "stop": row.stop_reason, "jump_time_error": float(row.jump_time_error),
+                    "flow_jump_time_error": float(row.flow_jump_time_error),
+                    "fitted_set_errors": row.fitted_set_errors, "order_errors": row.order_errors,
+                    "squared_norm_error": float(row.squared_norm_error),
+                    "plateau_loss_error": float(row.plateau_loss_error), "unreached_jumps": row.unreached_jumps,
+                    "below_orthogonality": row.below_orthogonality,
+                })
+        return rows
+
+    def __repr__(self) -> str:
+        sigmas = f"σ from {self.sigmas[0]:.0e} to {self.sigmas[-1]:.0e}" if self.sigmas.size else "no σ"
+        count = len(self.initializations)
+        return (f"ValidationReport({self.verdict}: {count} initialization{'s' if count != 1 else ''}, "
+                f"{len(self.sigmas)} σ ({sigmas}), η = {self.step_size:g}, {self.mode})")
+
+    def _repr_html_(self) -> str:
+        from jumpprocess._display import html_block, html_table
+
+        columns = {"init": "init", "sigma": "σ", "steps": "steps", "stop": "stop", "jump_time_error": "jump err",
+                   "flow_jump_time_error": "flow err", "fitted_set_errors": "sets", "order_errors": "order",
+                   "squared_norm_error": "norm err", "plateau_loss_error": "loss err", "unreached_jumps": "unreached"}
+        limits = "".join(
+            f"<br>init {report.index} limit ({report.verdict}):" + report.trajectory._repr_html_()
+            for report in self.initializations[:3]
+        )
+        lines = [self.reason, f"mode {self.mode} (max |cos| = {self.max_cosine:.3g}); step size η = {self.step_size:g}; "
+                 "τ = t / ln(1/σ); error_table() returns this table"]
+        return html_block(f"validation: {self.verdict}", lines, html_table(self.error_table(), columns) + limits)
 
     def to_json(self, curves: bool = True, **kwargs) -> str:
         """The report as JSON (strict: no NaN/inf, which are written as null)."""
@@ -348,6 +463,31 @@ class ValidationReport:
         if any(row.below_orthogonality for report in self.initializations for row in report.rows):
             lines.append("* sigma <= max |cos|: the data's non-orthogonality is not negligible at this sigma")
         return "\n".join(lines)
+
+
+def _float(value) -> float:
+    """Inverse of :func:`_num` (None becomes NaN)."""
+    return float("nan") if value is None else float(value)
+
+
+_INTEGER_ARRAYS = ("empirical_order",)  # array fields of integers; the others are float
+
+
+def _fields_from_dict(cls, data: dict, skip=()) -> dict:
+    """Constructor arguments of dataclass ``cls`` from its ``to_dict`` output: lists become
+    arrays (None → NaN), None becomes NaN for float fields; fields absent keep their default."""
+    values = {}
+    for item in dataclasses.fields(cls):
+        if item.name in skip or item.name not in data:
+            continue
+        value = data[item.name]
+        if isinstance(value, list):
+            value = (np.array(value, dtype=np.int64) if item.name in _INTEGER_ARRAYS
+                     else np.array([_float(v) for v in value], dtype=np.float64))
+        elif value is None or item.type == "float":
+            value = _float(value)
+        values[item.name] = value
+    return values
 
 
 def _num(value):

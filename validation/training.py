@@ -23,6 +23,7 @@ the same ``θ̄``.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -198,6 +199,44 @@ class TrainingResult:
         """B, the number of runs."""
         return int(self.sigmas.shape[0])
 
+    def to_dict(self, residuals: bool = False) -> dict:
+        """JSON-ready arrays (lists) of every record; ``final_preactivations`` (B × m × n) and,
+        unless ``residuals``, the residuals (C × B × n) are left out (they can be large)."""
+        data = {
+            "sigmas": self.sigmas.tolist(), "step_size": self.step_size,
+            "checkpoint_steps": self.checkpoint_steps.tolist(), "losses": self.losses.tolist(),
+            "neuron_norms": self.neuron_norms.tolist(), "half_fit_steps": self.half_fit_steps.tolist(),
+            "stop_steps": self.stop_steps.tolist(), "stop_reasons": list(self.stop_reasons),
+            "loss_tolerances": self.loss_tolerances.tolist(), "max_steps": self.max_steps.tolist(),
+            "final_losses": self.final_losses.tolist(), "final_output_weights": self.final_output_weights.tolist(),
+            "final_squared_norms": self.final_squared_norms.tolist(), "labels": self.labels.tolist(),
+            "device": self.device, "dtype": self.dtype, "wall_seconds": self.wall_seconds, "steps_run": self.steps_run,
+        }
+        if residuals and self.residuals is not None:
+            data["residuals"] = self.residuals.tolist()
+        return {key: _json_safe(value) for key, value in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainingResult":
+        """Inverse of :meth:`to_dict` (``final_preactivations`` and missing residuals are None)."""
+        def array(key, dtype=np.float64):
+            return np.array(_from_json_safe(data[key]), dtype=dtype)
+
+        B = len(data["sigmas"])
+        return cls(
+            sigmas=array("sigmas"), step_size=float(data["step_size"]),
+            checkpoint_steps=array("checkpoint_steps", np.int64), losses=array("losses").reshape(-1, B),
+            neuron_norms=array("neuron_norms").reshape(len(data["checkpoint_steps"]), B, -1),
+            residuals=array("residuals") if "residuals" in data else None,
+            half_fit_steps=array("half_fit_steps", np.int64).reshape(B, -1), stop_steps=array("stop_steps", np.int64),
+            stop_reasons=tuple(data["stop_reasons"]), loss_tolerances=array("loss_tolerances"),
+            max_steps=array("max_steps", np.int64), final_losses=array("final_losses"),
+            final_output_weights=array("final_output_weights").reshape(B, -1), final_preactivations=None,
+            final_squared_norms=array("final_squared_norms").reshape(B, -1), labels=array("labels"),
+            device=data["device"], dtype=data["dtype"], wall_seconds=float(data["wall_seconds"]),
+            steps_run=int(data["steps_run"]),
+        )
+
     @property
     def log_inverse_sigmas(self) -> np.ndarray:
         """``ln(1/σ)`` per run, shape (B,)."""
@@ -239,6 +278,24 @@ class TrainingResult:
             else:
                 out.append(f"diverged: the loss became non-finite (overflow) at {when}; is the step size {self.step_size:g} too large?")
         return tuple(out)
+
+
+def _json_safe(value):
+    """Nested lists with NaN and ±inf as the strings "nan", "inf", "-inf" (strict JSON, lossless)."""
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+def _from_json_safe(value):
+    """Inverse of :func:`_json_safe`."""
+    if isinstance(value, list):
+        return [_from_json_safe(item) for item in value]
+    if isinstance(value, str) and value in ("nan", "inf", "-inf"):
+        return float(value)
+    return value
 
 
 def _broadcast(values, size: int, name: str, dtype=np.float64) -> np.ndarray:

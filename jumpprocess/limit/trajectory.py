@@ -388,6 +388,58 @@ class Trajectory:
         _, U = self.parameters_at(tau, side)
         return (U / self.problem.norms**2) @ X
 
+    # ---- display ------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        """``"gradient flow"`` or ``"gradient descent, η = …"``: the dynamics whose limit this is."""
+        return "gradient flow" if self.step_size is None else f"gradient descent, η = {self.step_size:g}"
+
+    def jump_table(self) -> list[dict]:
+        """The jumps as data, one dict per jump (what the notebook display shows).
+
+        Keys: ``jump`` (1, 2, …), ``tau`` (rescaled time τ), ``neuron``, ``sign``,
+        ``fitted`` (``|F_k|``), ``rate`` (``λ`` of the neuron on the plateau it ends),
+        ``loss`` (plateau loss after the jump), ``ties`` (``""`` or which neurons tied,
+        disjoint, overlapping or with identical remaining sets, docs/math/ties.rst).
+        ``pandas.DataFrame(traj.jump_table())`` makes a data frame of it.
+
+        Examples
+        --------
+        >>> from jumpprocess import OrthogonalProblem, Initialization, simulate
+        >>> traj = simulate(OrthogonalProblem([1.0, -1.0]), Initialization([[1.0, -1.0], [-1.0, 1.0]], [1.0, -1.0]))
+        >>> [(row["tau"], row["neuron"], row["fitted"], row["loss"], row["ties"]) for row in traj.jump_table()]
+        [(2.0, 0, 1, 0.25, 'disjoint with 1'), (2.0, 1, 1, 0.0, 'disjoint with 0')]
+        """
+        rows = []
+        for k, event in enumerate(self.events):
+            ties = ""
+            if event.tied_with:
+                kind = ("identical sets with " if event.identical else "overlapping with ") if event.overlapping else "disjoint with "
+                ties = kind + ", ".join(map(str, event.tied_with))
+            rows.append({
+                "jump": k + 1, "tau": float(event.time), "neuron": int(event.neuron),
+                "sign": int(self.signs[event.neuron]), "fitted": int(event.fitted.size),
+                "rate": float(self.rates[k, event.neuron]), "loss": float(self.plateau_losses[k + 1]), "ties": ties,
+            })
+        return rows
+
+    def __repr__(self) -> str:
+        last = f", last at τ = {self.final_time:.4g}" if self.events else ""
+        return (f"Trajectory(n = {self.n}, m = {self.m}, {self.method}: {self.num_jumps} jumps{last}, "
+                f"loss {self.plateau_losses[0]:.4g} → {self.plateau_losses[-1]:.4g}; {self.status})")
+
+    def _repr_html_(self) -> str:
+        from .._display import html_block, html_table
+
+        lines = [self.status,
+                 f"loss {self.plateau_losses[0]:.6g} → {self.plateau_losses[-1]:.6g}; squared norm "
+                 f"{self.squared_norm:.6g} (minimal interpolator {self.min_squared_norm:.6g}); "
+                 "τ = t / ln(1/σ)"]
+        columns = {"jump": "#", "tau": "τ", "neuron": "neuron", "sign": "sign", "fitted": "|fitted|",
+                   "rate": "rate λ", "loss": "loss after", "ties": "ties"}
+        title = f"σ→0 limit: n = {self.n}, m = {self.m}, {self.method}, {self.num_jumps} jumps"
+        return html_block(title, lines, html_table(self.jump_table(), columns, more="jumps"))
+
     # ---- persistence --------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {

@@ -175,6 +175,70 @@ class BatchSummary:
             rows.append(row)
         return rows
 
+    # ---- display ------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        """``"gradient flow"`` or ``"gradient descent, η = …"``."""
+        return "gradient flow" if self.step_size is None else f"gradient descent, η = {self.step_size:g}"
+
+    def statistics(self) -> list[dict]:
+        """Summary statistics over the trials, as data (what the notebook display shows).
+
+        One dict per quantity with keys ``quantity``, ``trials`` (how many trials it is
+        over), ``mean``, ``ci95`` (half-width of the normal 95% interval, ``1.96 · sd/√N``),
+        ``min`` and ``max``: interpolation (a fraction), jumps, first and last jump time τ
+        and norm ratio (over interpolating trials, docs/math/implicit-bias.rst), ambiguous
+        trials and trials with identical-set ties (fractions, docs/math/ties.rst).
+
+        Examples
+        --------
+        >>> from jumpprocess import make_problem, simulate_many
+        >>> summary = simulate_many(make_problem(40, seed=0), 12, 100, seed=1)
+        >>> [row["quantity"] for row in summary.statistics()][:3]
+        ['interpolates', 'jumps', 'first jump time τ']
+        """
+        interpolating = self.interpolates.astype(bool)
+        quantities = (
+            ("interpolates", self.interpolates.astype(float)),
+            ("jumps", self.num_jumps.astype(float)),
+            ("first jump time τ", self.first_time[np.isfinite(self.first_time)]),
+            ("last jump time τ (interpolating)", self.final_time[interpolating]),
+            ("norm ratio (interpolating)", self.norm_ratio[interpolating]),
+            ("ambiguous", self.ambiguous.astype(float)),
+            ("identical-set ties", self.identical_ties.astype(float)),
+        )
+        rows = []
+        for name, values in quantities:
+            values = np.asarray(values, dtype=float)
+            count = int(values.size)
+            rows.append({
+                "quantity": name, "trials": count,
+                "mean": float(values.mean()) if count else None,
+                "ci95": float(1.96 * values.std(ddof=1) / np.sqrt(count)) if count > 1 else None,
+                "min": float(values.min()) if count else None,
+                "max": float(values.max()) if count else None,
+            })
+        return rows
+
+    def __repr__(self) -> str:
+        share = f"{np.mean(self.interpolates):.3g}" if len(self) else "–"
+        return (f"BatchSummary(n = {self.n}, m = {self.m}, {len(self)} trials, {self.init} init, {self.method}, "
+                f"{self.sampling} sampling, seed {self.seed}: interpolating {share})")
+
+    def _repr_html_(self) -> str:
+        from .._display import html_block, html_table
+
+        title = (f"simulate_many: n = {self.n}, m = {self.m}, {len(self)} trials, {self.init} init, "
+                 f"{self.method}, {self.sampling} sampling, seed {self.seed}")
+        columns = {"quantity": "quantity", "trials": "trials", "mean": "mean", "ci95": "± 95%", "min": "min",
+                   "max": "max"}
+        first = {"seeds": "seed", "interpolates": "interpolates", "num_jumps": "jumps", "first_time": "first τ",
+                 "final_time": "last τ", "norm_ratio": "norm ratio", "ambiguous": "ambiguous"}
+        records = self.records()[:5]
+        return html_block(title, ["τ = t / ln(1/σ); statistics() returns this table, records() one row per trial"],
+                          html_table(self.statistics(), columns)
+                          + (f"<br>first {len(records)} trials:" + html_table(records, first) if records else ""))
+
 
 def trial_seeds(seed, trials: int) -> np.ndarray:
     """Per-trial integer seeds: ``SeedSequence(seed).generate_state(trials, uint64)``.

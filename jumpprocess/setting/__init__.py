@@ -17,6 +17,7 @@ from .initialization import (
     output_dominated_init,
     sample_initialization,
 )
+from .instance import make_instance
 from .problem import (
     LabelKind,
     OrthogonalProblem,
@@ -35,6 +36,7 @@ __all__ = [
     "balanced_init",
     "gaussian_init",
     "gaussian_labels",
+    "make_instance",
     "make_problem",
     "orthonormal_inputs",
     "output_dominated_init",
