@@ -98,7 +98,8 @@ def build_instances(args):
     if args.nearly_orthogonal:
         inputs = nearly_orthogonal_inputs(problem.norms, d, seed=args.seed)
         seeds = [np.random.default_rng(child) for child in children]
-        inits = [sample_initialization(problem, args.m, args.init, seed=seed, inputs=inputs) for seed in seeds]
+        inits = [sample_initialization(problem, args.m, args.init, seed=seed, inputs=inputs, atol=1.0)  # not orthogonal
+                 for seed in seeds]
     else:
         inputs = orthogonal_inputs(problem.norms, d, seed=args.seed)
         inits = [first] + [

@@ -12,8 +12,11 @@ from enum import Enum
 
 import numpy as np
 
-from ..precision import DTYPE
-from .problem import OrthogonalProblem
+import numbers
+
+from .._values import as_float_array, as_real
+from ..precision import DTYPE, ORTHOGONALITY_ATOL
+from .problem import OrthogonalProblem, check_inputs
 
 __all__ = [
     "Initialization",
@@ -60,8 +63,8 @@ class Initialization:
     input_weights: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        output = np.array(self.output_weights, dtype=DTYPE).reshape(-1) if np.size(self.output_weights) else np.zeros(0, DTYPE)
-        pre = np.array(self.preactivations, dtype=DTYPE)
+        output = as_float_array(self.output_weights, "output_weights").reshape(-1)
+        pre = as_float_array(self.preactivations, "preactivations")
         m = output.shape[0]
         if pre.ndim == 1 and pre.size == 0:
             pre = pre.reshape(0, 0)
@@ -75,12 +78,12 @@ class Initialization:
                 raise ValueError(f"{name} must be finite; entry {index} is {array[index]}")
         hidden = self.hidden_norms
         if hidden is not None:
-            hidden = np.array(hidden, dtype=DTYPE).reshape(-1)
+            hidden = as_float_array(hidden, "hidden_norms").reshape(-1)
             if hidden.shape != (m,) or not np.all(np.isfinite(hidden)) or np.any(hidden < 0):
                 raise ValueError(f"hidden_norms must be {m} finite non-negative numbers")
         weights = self.input_weights
         if weights is not None:
-            weights = np.array(weights, dtype=DTYPE)
+            weights = as_float_array(weights, "input_weights")
             if weights.ndim != 2 or weights.shape[0] != m or not np.all(np.isfinite(weights)):
                 raise ValueError(f"input_weights must be a finite (m={m}, d) array, got shape {weights.shape}")
         for array in (pre, output, hidden, weights):
@@ -175,18 +178,14 @@ class InitKind(str, Enum):
 
 
 def _draw_hidden(problem: OrthogonalProblem, m: int, rng: np.random.Generator, inputs, d):
-    """Draw w̄_j ~ N(0, I_d/d); return (Ū, ||w̄||, W̄ or None)."""
+    """Draw w̄_j ~ N(0, I_d/d); return (Ū, ||w̄||, W̄ or None). ``inputs`` and ``d`` are checked."""
     n = problem.n
-    X = problem.inputs if inputs is None else np.asarray(inputs, dtype=DTYPE)
+    X = problem.inputs if inputs is None else inputs
     if X is not None:
-        if X.shape[0] != n:
-            raise ValueError(f"inputs have {X.shape[0]} rows but the problem has n = {n}")
         dim = X.shape[1]
         W = rng.standard_normal((m, dim)) / np.sqrt(dim)
         return W @ X.T, np.linalg.norm(W, axis=1), W
-    dim = n if d is None else int(d)
-    if dim < n:
-        raise ValueError(f"d must be >= n for orthogonal data; got d = {dim}, n = {n}")
+    dim = n if d is None else d
     # Orthogonal x_i make <w̄, x_i / s_i> independent N(0, 1/d) (rotation invariance),
     # and the part of w̄ orthogonal to the data has squared norm χ²_{d-n} / d.
     U = rng.standard_normal((m, n)) * (problem.norms / np.sqrt(dim))
@@ -196,9 +195,34 @@ def _draw_hidden(problem: OrthogonalProblem, m: int, rng: np.random.Generator, i
 
 
 def _check_m(m) -> int:
-    if isinstance(m, bool) or int(m) != m or m < 0:
+    try:
+        value = as_real(m, "m")
+    except TypeError:
+        value = float("nan")
+    if isinstance(m, numbers.Integral) and not isinstance(m, bool) and m >= 0:
+        return int(m)
+    if not (np.isfinite(value) and value >= 0 and value == int(value)) or isinstance(m, (str, bytes)):
         raise ValueError(f"m (the number of neurons) must be a non-negative integer, got {m!r}")
-    return int(m)
+    return int(value)
+
+
+def _check_arguments(problem, inputs, d, atol):
+    """The checks of :func:`sample_initialization`, before any random number is drawn."""
+    if not isinstance(problem, OrthogonalProblem):
+        raise ValueError(
+            f"problem must be a jumpprocess.OrthogonalProblem, got {type(problem).__name__}; build one with "
+            "make_problem(n), OrthogonalProblem(labels, norms) or OrthogonalProblem.from_inputs(X, labels)"
+        )
+    n = problem.n
+    if d is not None:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < n:
+            raise ValueError(f"d (the input dimension) must be an integer >= n = {n} for orthogonal data, got {d!r}")
+        d = int(d)
+    if inputs is not None:
+        inputs, _ = check_inputs(inputs, n, atol=atol, norms=problem.norms)
+        if d is not None and d != inputs.shape[1]:
+            raise ValueError(f"d = {d} but the inputs have {inputs.shape[1]} columns; give one of them")
+    return inputs, d
 
 
 def _round_up(hidden: np.ndarray, n: int, dim: int) -> np.ndarray:
@@ -213,29 +237,32 @@ def _round_up(hidden: np.ndarray, n: int, dim: int) -> np.ndarray:
     return hidden * (1.0 + 16.0 * (n + dim + 4) * np.finfo(np.float64).eps)
 
 
-def balanced_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:
+def balanced_init(problem, m, rng, *, inputs=None, d=None, atol=ORTHOGONALITY_ATOL) -> Initialization:
     """The paper's balanced init: ``ā_j = ε_j ||w̄_j||`` with fair signs ``ε_j``.
 
     ``|ā_j|`` is rounded up by a relative ``16 (n + d + 4) ε`` so that ``|ā_j| >= ||w̄_j||``
     holds exactly despite rounding (see :func:`_round_up`).
     """
+    inputs, d = _check_arguments(problem, inputs, d, atol)
     m = _check_m(m)
     U, hidden, W = _draw_hidden(problem, m, rng, inputs, d)
     signs = np.where(rng.random(m) < 0.5, 1.0, -1.0)
-    dim = W.shape[1] if W is not None else (problem.n if d is None else int(d))
+    dim = W.shape[1] if W is not None else (problem.n if d is None else d)
     return Initialization(U, signs * _round_up(hidden, problem.n, dim), hidden, W)
 
 
-def output_dominated_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:
+def output_dominated_init(problem, m, rng, *, inputs=None, d=None, atol=ORTHOGONALITY_ATOL) -> Initialization:
     """Dana et al.'s init: ``|ā_j| = ||w̄_j|| + Exp(1)``, fair sign."""
+    inputs, d = _check_arguments(problem, inputs, d, atol)
     m = _check_m(m)
     U, hidden, W = _draw_hidden(problem, m, rng, inputs, d)
     signs = np.where(rng.random(m) < 0.5, 1.0, -1.0)
     return Initialization(U, signs * (hidden + rng.exponential(1.0, size=m)), hidden, W)
 
 
-def gaussian_init(problem, m, rng, *, inputs=None, d=None) -> Initialization:
+def gaussian_init(problem, m, rng, *, inputs=None, d=None, atol=ORTHOGONALITY_ATOL) -> Initialization:
     """Independent Gaussians: ``w̄_j ~ N(0, I_d/d)``, ``ā_j ~ N(0, 1)``; a_j may change sign."""
+    inputs, d = _check_arguments(problem, inputs, d, atol)
     m = _check_m(m)
     U, hidden, W = _draw_hidden(problem, m, rng, inputs, d)
     return Initialization(U, rng.standard_normal(m), hidden, W)
@@ -256,6 +283,7 @@ def sample_initialization(
     seed: int | np.random.Generator = 0,
     inputs=None,
     d: int | None = None,
+    atol: float = ORTHOGONALITY_ATOL,
 ) -> Initialization:
     """Draw a unit-scale initialization of ``m`` neurons for ``problem``.
 
@@ -271,7 +299,21 @@ def sample_initialization(
     inputs : array_like (n, d), optional
         If given (or stored on the problem), ``w̄_j ∈ R^d`` is drawn and
         ``Ū = W̄ Xᵀ``; otherwise ``Ū`` is drawn directly from its law for ambient
-        dimension ``d`` (default ``n``).
+        dimension ``d`` (default ``n``). Given inputs must be finite, of the problem's
+        norms and orthogonal to ``atol``.
+    d : int, optional
+        Ambient dimension, an integer ``>= n`` (equal to the inputs' width if both are given).
+    atol : float
+        Largest accepted ``|cos(x_i, x_k)|`` of the inputs; ``atol=1`` accepts any inputs,
+        e.g. nearly orthogonal ones for finite-σ training (the limit then does not apply
+        exactly).
+
+    Raises
+    ------
+    ValueError
+        ``problem`` not an :class:`OrthogonalProblem`; ``m`` not a non-negative integer;
+        an unknown ``kind``; ``d`` not an integer ``>= n``; inputs of the wrong shape, not
+        finite, not orthogonal or not of the problem's norms.
 
     Examples
     --------
@@ -284,4 +326,4 @@ def sample_initialization(
         sampler = _SAMPLERS[InitKind(kind)]
     except ValueError:
         raise ValueError(f"unknown init kind {kind!r}; expected one of {[k.value for k in InitKind]}") from None
-    return sampler(problem, m, np.random.default_rng(seed), inputs=inputs, d=d)
+    return sampler(problem, m, np.random.default_rng(seed), inputs=inputs, d=d, atol=atol)

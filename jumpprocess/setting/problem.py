@@ -13,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 
-from .._values import as_float_array, as_seed
+from .._values import as_float_array, as_real, as_seed
 from ..precision import DTYPE, ORTHOGONALITY_ATOL
 
 __all__ = [
@@ -24,7 +24,93 @@ __all__ = [
     "sign_labels",
     "gaussian_labels",
     "make_problem",
+    "check_inputs",
+    "row_norms",
 ]
+
+
+#: Relative tolerance between given data norms and the row norms of given inputs.
+NORMS_RTOL = 1e-9
+
+
+def _check_atol(atol) -> float:
+    try:
+        value = as_real(atol, "atol")
+    except TypeError:
+        value = float("nan")
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"atol must be a finite number >= 0 (the largest accepted |cos(x_i, x_k)|), got {atol!r}")
+    return value
+
+
+def row_norms(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(norms, unit)``: the Euclidean norm of every row and the row divided by it.
+
+    Each row is first divided by a power of two near its largest entry (exact), so rows of
+    norm 1e-300 or 1e300 are measured as precisely as rows of norm 1: their squares never
+    underflow or overflow. A zero row has norm 0 and a zero unit row; a norm beyond the
+    float64 range is ``inf``.
+    """
+    X = np.asarray(X, dtype=DTYPE)
+    largest = np.max(np.abs(X), axis=1, initial=0.0)
+    exponent = np.frexp(np.where(largest > 0, largest, 1.0))[1]
+    scaled = np.ldexp(X, -exponent[:, None])  # |entries| < 1, exactly X / 2^e
+    size = np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        norms = np.ldexp(size, exponent)
+        unit = np.where(size[:, None] > 0, scaled / np.where(size > 0, size, 1.0)[:, None], 0.0)
+    return norms, unit
+
+
+def check_inputs(X, n: int | None = None, *, atol: float = ORTHOGONALITY_ATOL, norms=None, name: str = "inputs"):
+    """Validate inputs ``X`` (n × d) for the orthogonal setting; return ``(X, row norms)``.
+
+    Checked, in this order: real numbers, a 2-d shape with ``n`` rows, finite entries, no
+    zero row, representable row norms, pairwise orthogonality (``|cos| <= atol``) and, when
+    ``norms`` is given, row norms equal to it (relative :data:`NORMS_RTOL`).
+
+    Raises
+    ------
+    ValueError
+        Naming the violated assumption (the entry, row or worst pair, and its value).
+    """
+    atol = _check_atol(atol)
+    X = as_float_array(X, name)
+    if X.ndim != 2 or (n is not None and X.shape[0] != n):
+        expected = f"(n={n}, d)" if n is not None else "(n, d)"
+        raise ValueError(f"{name} must be a 2-d array of shape {expected}, got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("the problem has no samples (n = 0); at least one is required")
+    if not np.all(np.isfinite(X)):
+        row, col = map(int, np.argwhere(~np.isfinite(X))[0])
+        raise ValueError(f"{name} must be finite; {name}[{row}, {col}] = {X[row, col]}")
+    row_norm, unit = row_norms(X)
+    if np.any(row_norm == 0):
+        raise ValueError(f"input rows must be nonzero; row {int(np.flatnonzero(row_norm == 0)[0])} has norm 0")
+    if not np.all(np.isfinite(row_norm)):
+        bad = int(np.flatnonzero(~np.isfinite(row_norm))[0])
+        raise ValueError(f"row {bad} has norm {float(np.max(np.abs(X[bad]))):.3g} x sqrt(d) or more, beyond float64 "
+                         f"(1.8e308); rescale the inputs (docs/math/model.rst: scaling the data rescales time)")
+    size = X.shape[0]
+    if size > 1:
+        cosines = np.abs(unit @ unit.T)
+        np.fill_diagonal(cosines, 0.0)
+        i, k = divmod(int(np.argmax(cosines)), size)
+        if cosines[i, k] > atol:
+            i, k = min(i, k), max(i, k)
+            raise ValueError(
+                f"inputs are not orthogonal: worst pair ({i}, {k}) has cosine "
+                f"{float(unit[i] @ unit[k])!r} (tolerance {atol!r}){_bias_hint(X, atol)}"
+            )
+    if norms is not None:
+        relative = np.abs(row_norm - norms) / norms
+        if np.any(relative > NORMS_RTOL):
+            bad = int(np.argmax(relative))
+            raise ValueError(
+                f"the row norms of the {name} must equal the norms: row {bad} has norm {float(row_norm[bad])!r}, "
+                f"norms[{bad}] = {float(norms[bad])!r} (relative tolerance {NORMS_RTOL:g})"
+            )
+    return X, row_norm
 
 
 def _as_float_vector(values, name: str) -> np.ndarray:
@@ -52,13 +138,15 @@ class OrthogonalProblem:
     norms : array_like, shape (n,), optional
         Data norms ``s_i = ||x_i|| > 0``; default all ones (orthonormal inputs).
     inputs : array_like, shape (n, d), optional
-        The inputs themselves. Prefer :meth:`from_inputs`, which checks orthogonality and
-        computes ``norms``. Only used to map saddles to input-space weights.
+        The inputs themselves, checked like :meth:`from_inputs` does (finite, nonzero,
+        orthogonal rows; row norms equal to ``norms``, which default to them). Only used
+        to map saddles to input-space weights and to train finite networks.
 
     Raises
     ------
     ValueError
-        Empty problem (n = 0), non-finite values, non-positive norms, shape mismatch.
+        Empty problem (n = 0), non-finite or complex values, non-positive norms, shape
+        mismatch; inputs that are not finite, not orthogonal or not of the given norms.
 
     Examples
     --------
@@ -76,7 +164,11 @@ class OrthogonalProblem:
         n = labels.shape[0]
         if n == 0:
             raise ValueError("the problem has no samples (n = 0); at least one is required")
-        if self.norms is None:
+        inputs, atol = self.inputs, ORTHOGONALITY_ATOL  # from_inputs and from_dict pass other tolerances
+        if self.norms is None and inputs is not None:
+            inputs, norms = check_inputs(inputs, n, atol=atol)
+            norms.setflags(write=False)
+        elif self.norms is None:
             norms = np.ones(n, dtype=DTYPE)
             norms.setflags(write=False)
         else:
@@ -86,11 +178,9 @@ class OrthogonalProblem:
             if np.any(norms <= 0):
                 bad = int(np.flatnonzero(norms <= 0)[0])
                 raise ValueError(f"data norms must be > 0 (zero-norm inputs carry no signal); norms[{bad}] = {norms[bad]}")
-        inputs = self.inputs
         if inputs is not None:
-            inputs = as_float_array(inputs, "inputs")
-            if inputs.ndim != 2 or inputs.shape[0] != n:
-                raise ValueError(f"inputs must have shape (n={n}, d), got {inputs.shape}")
+            if self.norms is not None:
+                inputs, _ = check_inputs(inputs, n, atol=atol, norms=norms)
             inputs.setflags(write=False)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "norms", norms)
@@ -128,6 +218,7 @@ class OrthogonalProblem:
         ...
         ValueError: inputs are not orthogonal: worst pair (0, 1) has cosine 0.7071067811865475 (tolerance 1e-08); ...
         """
+        atol = _check_atol(atol)
         X = as_float_array(X, "X")
         if X.ndim != 2:
             raise ValueError(f"X must be a 2-d array of shape (n, d), got shape {X.shape}")
@@ -139,25 +230,18 @@ class OrthogonalProblem:
             labels_array = labels_array[:, 0]
         if labels_array.shape != (n,):
             raise ValueError(f"labels has shape {labels_array.shape} but X has {n} rows; expected (n,) or (n, 1)")
-        if not np.all(np.isfinite(X)):
-            row, col = map(int, np.argwhere(~np.isfinite(X))[0])
-            raise ValueError(f"X must be finite; X[{row}, {col}] = {X[row, col]}")
-        norms = np.linalg.norm(X, axis=1)
-        if np.any(norms == 0):
-            raise ValueError(f"input rows must be nonzero; row {int(np.flatnonzero(norms == 0)[0])} has norm 0")
-        if n > 1:
-            unit = X / norms[:, None]
-            cosines = np.abs(unit @ unit.T)
-            np.fill_diagonal(cosines, 0.0)
-            worst = int(np.argmax(cosines))
-            i, k = divmod(worst, n)
-            if cosines[i, k] > atol:
-                i, k = min(i, k), max(i, k)
-                raise ValueError(
-                    f"inputs are not orthogonal: worst pair ({i}, {k}) has cosine "
-                    f"{float(unit[i] @ unit[k])!r} (tolerance {atol!r}){_bias_hint(X, atol)}"
-                )
-        return cls(labels_array, norms, inputs=X)
+        X, norms = check_inputs(X, n, atol=atol, name="X")
+        return cls._with_inputs(labels_array, norms, X, atol)
+
+    @classmethod
+    def _with_inputs(cls, labels, norms, X, atol: float) -> "OrthogonalProblem":
+        """A problem whose inputs were checked at orthogonality tolerance ``atol`` (kept for JSON)."""
+        problem = cls(labels, norms)
+        X, _ = check_inputs(X, problem.n, atol=atol, norms=problem.norms)
+        X.setflags(write=False)
+        object.__setattr__(problem, "inputs", X)
+        object.__setattr__(problem, "_orthogonality_atol", float(atol))
+        return problem
 
     @property
     def n(self) -> int:
@@ -174,18 +258,24 @@ class OrthogonalProblem:
         data = {"labels": self.labels.tolist(), "norms": self.norms.tolist()}
         if self.inputs is not None:
             data["inputs"] = self.inputs.tolist()
+            atol = getattr(self, "_orthogonality_atol", ORTHOGONALITY_ATOL)
+            if atol != ORTHOGONALITY_ATOL:
+                data["orthogonality_atol"] = atol
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "OrthogonalProblem":
         """Inverse of :meth:`to_dict` (the inputs are checked again)."""
-        return cls(data["labels"], data["norms"], inputs=data.get("inputs"))
+        if data.get("inputs") is None:
+            return cls(data["labels"], data["norms"])
+        return cls._with_inputs(data["labels"], data["norms"], data["inputs"],
+                                data.get("orthogonality_atol", ORTHOGONALITY_ATOL))
 
 
 def _bias_hint(X: np.ndarray, atol: float) -> str:
     """What a network with a hidden bias sees: the rows ``(x_i, 1)`` (docs/math/model.rst)."""
     augmented = np.hstack([X, np.ones((X.shape[0], 1), dtype=DTYPE)])
-    unit = augmented / np.linalg.norm(augmented, axis=1)[:, None]
+    unit = row_norms(augmented)[1]
     cosines = np.abs(unit @ unit.T)
     np.fill_diagonal(cosines, 0.0)
     if cosines.max() <= atol:
@@ -267,8 +357,14 @@ def make_problem(
     Norms are 1, or ``Uniform(0.5, 2)`` when ``random_norms``. Inputs are not materialized
     (the limit needs only norms and labels; use :func:`random_orthogonal_inputs` for X).
     """
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n (the number of samples) must be a positive integer, got {n!r}")
+    n = int(n)
+    try:
+        kind = LabelKind(labels)
+    except ValueError:
+        raise ValueError(f"unknown label kind {labels!r}; expected one of {[k.value for k in LabelKind]}") from None
     rng = np.random.default_rng(as_seed(seed))
-    kind = LabelKind(labels)
     if kind is LabelKind.GAUSSIAN:
         y = gaussian_labels(n, rng)
     else:
