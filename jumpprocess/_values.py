@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_real", "as_float_array", "as_seed", "is_tensor"]
+__all__ = ["as_real", "as_integer", "as_float_array", "as_seed", "is_tensor"]
 
 
 def is_tensor(value) -> bool:
@@ -79,3 +79,25 @@ def as_seed(seed):
             raise TypeError(f"seed must be an integer, got {seed!r}")
         return int(value)
     return seed
+
+
+def as_integer(value) -> int | None:
+    """``value`` as an int if it is an integer: Python or numpy ints, 0-d integer arrays or tensors.
+
+    Returns None for anything else (booleans, floats such as 5.0, strings, arrays), so the
+    caller raises its own message.
+
+    Examples
+    --------
+    >>> as_integer(np.int64(5)), as_integer(np.array(5)), as_integer(5.0), as_integer(True)
+    (5, 5, None, None)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if getattr(value, "shape", None) is not None and tuple(value.shape) == ():
+        kind = str(getattr(value, "dtype", "")).lower()
+        if "int" in kind and "bool" not in kind:
+            return int(value)
+    return None

@@ -14,7 +14,7 @@ import numpy as np
 
 import numbers
 
-from .._values import as_float_array, as_real
+from .._values import as_float_array, as_integer, as_real, as_seed
 from ..precision import DTYPE, ORTHOGONALITY_ATOL
 from .problem import OrthogonalProblem, check_inputs
 
@@ -215,9 +215,10 @@ def _check_arguments(problem, inputs, d, atol):
         )
     n = problem.n
     if d is not None:
-        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < n:
+        dimension = as_integer(d)  # ints, numpy ints, 0-d integer arrays and tensors
+        if dimension is None or dimension < n:
             raise ValueError(f"d (the input dimension) must be an integer >= n = {n} for orthogonal data, got {d!r}")
-        d = int(d)
+        d = dimension
     if inputs is not None:
         inputs, _ = check_inputs(inputs, n, atol=atol, norms=problem.norms)
         if d is not None and d != inputs.shape[1]:
@@ -326,4 +327,4 @@ def sample_initialization(
         sampler = _SAMPLERS[InitKind(kind)]
     except ValueError:
         raise ValueError(f"unknown init kind {kind!r}; expected one of {[k.value for k in InitKind]}") from None
-    return sampler(problem, m, np.random.default_rng(seed), inputs=inputs, d=d, atol=atol)
+    return sampler(problem, m, np.random.default_rng(as_seed(seed)), inputs=inputs, d=d, atol=atol)

@@ -13,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 
-from .._values import as_float_array, as_real, as_seed
+from .._values import as_float_array, as_integer, as_real, as_seed
 from ..precision import DTYPE, ORTHOGONALITY_ATOL
 
 __all__ = [
@@ -357,9 +357,10 @@ def make_problem(
     Norms are 1, or ``Uniform(0.5, 2)`` when ``random_norms``. Inputs are not materialized
     (the limit needs only norms and labels; use :func:`random_orthogonal_inputs` for X).
     """
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+    count = as_integer(n)  # ints, numpy ints, 0-d integer arrays and tensors
+    if count is None or count < 1:
         raise ValueError(f"n (the number of samples) must be a positive integer, got {n!r}")
-    n = int(n)
+    n = count
     try:
         kind = LabelKind(labels)
     except ValueError:

@@ -94,6 +94,13 @@ def test_seeds_and_sizes_as_numpy_scalars_and_zero_dimensional_tensors():
     for seed in (np.int64(5), torch.tensor(5), np.array(5)):
         assert jp.make_problem(6, seed=seed).labels.tolist() == reference.labels.tolist()
     assert jp.make_problem(np.int64(6), seed=5).n == 6
+    assert jp.make_problem(torch.tensor(6), seed=torch.tensor(5)).labels.tolist() == reference.labels.tolist()
+    expected = jp.sample_initialization(reference, 3, seed=2, d=8).preactivations
+    got = jp.sample_initialization(reference, torch.tensor(3), seed=torch.tensor(2), d=np.array(8)).preactivations
+    np.testing.assert_array_equal(got, expected)
+    for bad in (6.0, torch.tensor(6.0), True):
+        with pytest.raises(ValueError, match="must be a positive integer"):
+            jp.make_problem(bad)
 
 
 def test_times_step_sizes_losses_and_norms_convert_back_to_user_units():
