@@ -60,7 +60,7 @@ class Tolerances:
 
     delta: float = 1e-6
     rtol: float = 1e-10
-    convergence: float = 1e-10
+    convergence: float = 1e-8
     max_steps: int = 20_000_000
 
     def __post_init__(self):
@@ -248,24 +248,18 @@ class _Runner:
 
     # -- small neurons -------------------------------------------------------------------
     def _small_rows(self):
+        """Neurons below δ: every small one, and large ones that shrank below δ."""
         st = self.state
-        if self.hybrid:
-            return np.flatnonzero(~st.large)
         amps = self.vf.amplitudes(st.X, st.alive)
         with np.errstate(divide="ignore"):
-            return np.flatnonzero(np.log(amps) < self.log_delta)
+            return np.flatnonzero(~st.large | (np.log(amps) + st.log_scale < self.log_delta))
 
     def _promote(self):
+        """Small neurons that reached δ become large; returns how many did."""
         if not self.hybrid:
-            return
+            return 0
         st = self.state
-        amps = self.vf.amplitudes(st.X, st.alive)
-        with np.errstate(divide="ignore"):
-            rows = np.flatnonzero(~st.large & (st.log_scale + np.log(amps) >= self.log_delta))
-        for j in rows:
-            st.X[j] *= math.exp(st.log_scale[j])
-            st.log_scale[j] = 0.0
-            st.large[j] = True
+        return self.vf.manage_small(st.X, st.alive, st.large, st.log_scale, self.log_delta)
 
     def _target_residual(self):
         st = self.state
@@ -304,7 +298,7 @@ class _Runner:
             else:
                 _, growth, _, _ = self.cf.descent_segment(row, st.alive[j], w, self.n, self.eta, int(amount), math.inf)
             st.log_scale[j] += math.log(amp) + growth
-            if not self.hybrid:  # raw rows: fold the scale back in
+            if st.large[j]:  # raw rows: fold the scale back in
                 st.X[j] *= math.exp(st.log_scale[j])
                 st.log_scale[j] = 0.0
 
@@ -315,6 +309,7 @@ class _Runner:
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, stop_time):
+        self._promote()
         self.records.add(0.0, self._loss(), 0.0)
         status = "finished: no neuron below the threshold can grow any more"
         while True:
@@ -397,10 +392,12 @@ class _Runner:
         st = self.state
         system = FlowSystem(self.y, self.s, self.tol.rtol)
         r, f = system.derivative(st.X, st.alive, st.large)
+        dr = system.residual_rate(st.X, f, st.alive, st.large)
+        self.records.set_last_rate(float(r @ dr) / self.n)
         h = getattr(self, "_h", None) or self._initial_step()
         steps = 0
         while True:
-            if st.clock >= self._check_after and self._converged(r):
+            if steps % 4 == 0 and st.clock >= self._check_after and self._converged():
                 self._h = h
                 return "converged"
             if st.clock >= stop_time:
@@ -410,86 +407,65 @@ class _Runner:
             steps += 1
             if steps > self.tol.max_steps:
                 return f"step budget exhausted after {steps} integrator steps"
-            if not np.isfinite(err):
-                h *= 0.1
+            if not np.isfinite(err) or err > self.tol.rtol:
+                h *= 0.1 if not np.isfinite(err) else max(0.1, 0.9 * (self.tol.rtol / err) ** 0.2)
                 continue
-            if err > self.tol.rtol:
-                h *= max(0.1, 0.9 * (self.tol.rtol / err) ** 0.2)
-                continue
-            # Deaths inside the step: redo it up to the first crossing.
+            used = h
             crossing = st.alive & (X1[:, 1:] <= 0.0)
-            if crossing.any():
+            changed = bool(crossing.any())
+            if changed:
+                # A ReLU death inside the step: redo the step up to the first crossing.
                 rows, cols = np.nonzero(crossing)
                 theta = first_crossing(st.X[rows, cols + 1], X1[rows, cols + 1], h * f[rows, cols + 1],
                                        h * f1[rows, cols + 1], 0.0)
-                first = float(theta.min())
-                if first < 1.0:
-                    h_cut = first * h
-                    X1, r1, f1, _ = system.step(st.X, f, h_cut, st.alive, st.large)
-                else:
-                    h_cut = h
-                dying = st.alive & (X1[:, 1:] <= 0.0)
                 k = int(np.argmin(theta))
+                if theta[k] < 1.0:
+                    used = float(theta[k]) * h
+                    X1, r1, f1, _ = system.step(st.X, f, used, st.alive, st.large)
+                dying = st.alive & (X1[:, 1:] <= 0.0)
                 dying[rows[k], cols[k]] = True
                 X1[:, 1:][dying] = 0.0
                 st.alive[dying] = False
-                used = h_cut
-            else:
-                used = h
-            self._record_flow_step(system, st.X, r, f, X1, r1, f1, used)
+            t0 = st.clock
             st.X = X1
-            st.clock += used
-            if crossing.any():
+            st.clock = t0 + used
+            if self._promote() or changed:
                 r1, f1 = system.derivative(st.X, st.alive, st.large)
-            before = st.large.sum()
-            self._promote()
-            self._renormalize_small()
-            if st.large.sum() != before or crossing.any():
-                r1, f1 = system.derivative(st.X, st.alive, st.large)
-            r, f = r1, f1
-            h = used * min(5.0, 0.9 * (self.tol.rtol / max(err, 1e-300)) ** 0.2) if used == h else h
+            dr1 = system.residual_rate(st.X, f1, st.alive, st.large)
+            self.records.add(st.clock, 0.5 * float(r1 @ r1) / self.n, float(r1 @ dr1) / self.n)
+            self._half_fits(t0, used, r, dr, r1, dr1, first_crossing)
+            if used == h:
+                h = used * min(5.0, 0.9 * (self.tol.rtol / max(err, 1e-300)) ** 0.2)
+            r, f, dr = r1, f1, dr1
+
+    def _half_fits(self, t0, h, r0, dr0, r1, dr1, first_crossing):
+        """First times with ``|r_i| <= |y_i|/2``, located on the Hermite interpolant of the step."""
+        half = 0.5 * np.abs(self.y)
+        hit = (np.abs(r1) <= half) & (self.y != 0)
+        if not hit.any():
+            return
+        hit &= np.isnan(self.records.half_fit)
+        if not hit.any():
+            return
+        idx = np.flatnonzero(hit)
+        sign = np.sign(r0[idx])
+        inside = np.abs(r0[idx]) > half[idx]
+        theta = np.zeros(idx.size)
+        if inside.any():
+            k = idx[inside]
+            theta[inside] = first_crossing(sign[inside] * r0[k], sign[inside] * r1[k], h * sign[inside] * dr0[k],
+                                           h * sign[inside] * dr1[k], half[k])
+        self.records.half_fit[idx] = t0 + theta * h
 
     def _initial_step(self):
         v = self.y * self.s
         rate = max(float(np.linalg.norm(v)) / self.n, float(np.max(np.abs(v))) / self.n, 1e-300)
         return 1e-2 / rate
 
-    def _converged(self, r):
-        target = self._target_residual()
-        return bool(np.max(np.abs(r - target), initial=0.0) <= self.tol.convergence * np.max(np.abs(self.y), initial=0.0))
-
-    def _renormalize_small(self):
+    def _converged(self):
         st = self.state
-        rows = np.flatnonzero(~st.large)
-        if rows.size == 0:
-            return
-        amps = self.vf.amplitudes(st.X[rows], st.alive[rows])
-        redo = rows[(amps > 1e30) | ((amps < 1e-30) & (amps > 0))]
-        for j in redo:
-            amp = float(self.vf.amplitudes(st.X[j][None, :], st.alive[j][None, :])[0])
-            st.X[j] /= amp
-            st.log_scale[j] += math.log(amp)
-
-    def _record_flow_step(self, system, X0, r0, f0, X1, r1, f1, h):
-        from .integrator import first_crossing
-
-        st = self.state
-        dr0 = system.residual_rate(X0, f0, st.alive, st.large)
-        dr1 = system.residual_rate(X1, f1, st.alive, st.large)
-        t0 = st.clock
-        # The entry at t0 (a window's first, or the previous step's end) gets its rate.
-        self.records.set_last_rate(float(r0 @ dr0) / self.n)
-        self.records.add(t0 + h, 0.5 * float(r1 @ r1) / self.n, float(r1 @ dr1) / self.n)
-        half = 0.5 * np.abs(self.y)
-        pending = np.isnan(self.records.half_fit) & (self.y != 0)
-        hit = pending & (np.abs(r1) <= half) & (np.abs(r0) > half)
-        if hit.any():
-            idx = np.flatnonzero(hit)
-            sign = np.sign(r0[idx])
-            theta = first_crossing(sign * r0[idx], sign * r1[idx], h * sign * dr0[idx], h * sign * dr1[idx], half[idx])
-            self.records.half_fit[idx] = t0 + theta * h
-        already = pending & (np.abs(r0) <= half)
-        self.records.half_fit[already] = t0
+        gap = self.vf.stationarity_gap(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.log_delta)
+        return gap <= self.tol.convergence * float(np.max(np.abs(self.y), initial=0.0))
 
 
 def _check_step(value):

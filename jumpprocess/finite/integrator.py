@@ -14,22 +14,60 @@ located the same way on the Hermite interpolant of the residual.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .vector_field import amplitudes, flow_derivative, residual, residual_rate
 
 __all__ = ["FlowSystem", "hermite", "first_crossing"]
 
-_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0)
-_A = (
-    (),
-    (1 / 5,),
-    (3 / 40, 9 / 40),
-    (44 / 45, -56 / 15, 32 / 9),
-    (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
-    (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
-)
-_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
-_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
+# Dormand–Prince 5(4) tableau: stage weights A, 5th-order weights B, error weights E.
+_A = np.zeros((6, 6))
+_A[1, :1] = (1 / 5,)
+_A[2, :2] = (3 / 40, 9 / 40)
+_A[3, :3] = (44 / 45, -56 / 15, 32 / 9)
+_A[4, :4] = (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729)
+_A[5, :5] = (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656)
+_B = np.array([35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84])
+_E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
+
+
+@njit(cache=True)
+def dopri_step(X, f0, h, alive, large, y, s, A, B, E):
+    """One Dormand–Prince step: ``(X1, r1, f1, error)``, the error relative per neuron."""
+    m, n1 = X.shape
+    K = np.empty((7, m, n1))
+    K[0] = f0
+    Xs = np.empty_like(X)
+    for stage in range(1, 6):
+        Xs[:, :] = X
+        for q in range(stage):
+            if A[stage, q] != 0.0:
+                Xs += (h * A[stage, q]) * K[q]
+        r = residual(Xs, alive, large, y, s)
+        flow_derivative(Xs, alive, r, s, K[stage])
+    X1 = X.copy()
+    for q in range(6):
+        if B[q] != 0.0:
+            X1 += (h * B[q]) * K[q]
+    r1 = residual(X1, alive, large, y, s)
+    f1 = np.empty_like(X)
+    flow_derivative(X1, alive, r1, s, f1)
+    K[6] = f1
+    amp0 = amplitudes(X, alive)
+    amp1 = amplitudes(X1, alive)
+    worst = 0.0
+    for j in range(m):
+        scale = max(amp0[j], amp1[j])
+        if scale == 0.0:
+            continue
+        row = 0.0
+        for c in range(n1):
+            e = 0.0
+            for q in range(7):
+                e += E[q] * K[q, j, c]
+            row = max(row, abs(h * e))
+        worst = max(worst, row / scale)
+    return X1, r1, f1, worst
 
 
 def hermite(theta, y0, y1, d0, d1):
@@ -74,25 +112,4 @@ class FlowSystem:
 
     def step(self, X, f0, h, alive, large):
         """One Dormand–Prince step: ``(X1, r1, f1, error)``, error relative per neuron."""
-        k = [f0]
-        for stage in range(1, 6):
-            Xs = X.copy()
-            for coefficient, kk in zip(_A[stage], k):
-                if coefficient:
-                    Xs += (h * coefficient) * kk
-            k.append(self.derivative(Xs, alive, large)[1])
-        X1 = X.copy()
-        for coefficient, kk in zip(_B, k):
-            if coefficient:
-                X1 += (h * coefficient) * kk
-        r1, f1 = self.derivative(X1, alive, large)
-        k.append(f1)
-        err = np.zeros_like(X)
-        for coefficient, kk in zip(_E, k):
-            if coefficient:
-                err += (h * coefficient) * kk
-        scale = np.maximum(amplitudes(X, alive), amplitudes(X1, alive))
-        worst = np.max(np.abs(err), axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            relative = np.where(scale > 0, worst / np.where(scale > 0, scale, 1.0), 0.0)
-        return X1, r1, f1, float(relative.max(initial=0.0))
+        return dopri_step(X, f0, h, alive, large, self.y, self.s, _A, _B, _E)

@@ -139,12 +139,30 @@ def covered_residual(X, alive, large, log_scale, y, cover_log_amp):
 
 
 @njit(cache=True)
+def stationarity_gap(X, alive, large, log_scale, y, s, cover_log_amp):
+    """``max_i |r_i − r*_i|`` with ``r`` counting only large neurons of amplitude
+    ``≥ exp(cover_log_amp)``: a state is converged when this is (almost) 0."""
+    m, n1 = X.shape
+    counted = large.copy()
+    amps = amplitudes(X, alive)
+    for j in range(m):
+        if counted[j] and (amps[j] == 0.0 or np.log(amps[j]) + log_scale[j] < cover_log_amp):
+            counted[j] = False
+    r = residual(X, alive, counted, y, s)
+    target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
+    gap = 0.0
+    for i in range(n1 - 1):
+        gap = max(gap, abs(r[i] - target[i]))
+    return gap
+
+
+@njit(cache=True)
 def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_amp, conv_tol,
                    max_steps, step0, check_after, stop_step, half_fit, losses):
     """Iterate exact gradient descent until an event; returns ``(steps taken, code)``.
 
-    Codes: 0 converged (``|r − r*| ≤ conv_tol · max|y|``, checked from step
-    ``check_after`` on), 1 a small neuron crossed ``exp(log_delta)`` and was made large,
+    Codes: 0 converged (:func:`stationarity_gap` ``≤ conv_tol · max|y|``, checked every
+    4 steps from step ``check_after`` on), 1 a small neuron crossed ``exp(log_delta)`` and was made large,
     2 ``max_steps`` taken, 3 ``stop_step`` reached, 4 non-finite state. ``losses[k]`` and
     ``half_fit`` (first step with ``|r_i| ≤ |y_i|/2``) are recorded for the iterates
     ``θ_{step0 + k}`` *before* each step, as training code does.
@@ -168,14 +186,8 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
             return k, 4
         if step >= stop_step:
             return k, 3
-        if step >= check_after:
-            target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
-            converged = True
-            for i in range(n):
-                if abs(r[i] - target[i]) > conv_tol * ymax:
-                    converged = False
-                    break
-            if converged:
+        if step >= check_after and (step - step0) % 4 == 0:
+            if stationarity_gap(X, alive, large, log_scale, y, s, cover_log_amp) <= conv_tol * ymax:
                 return k, 0
         flow_derivative(X, alive, r, s, dX)
         promoted = False
@@ -207,3 +219,29 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
         if promoted:
             return k + 1, 1
     return max_steps, 2
+
+
+@njit(cache=True)
+def manage_small(X, alive, large, log_scale, log_delta):
+    """Make small neurons of amplitude ``≥ exp(log_delta)`` large (raw values) and keep the
+    others' rows at amplitude in [1e-30, 1e30]; returns how many became large."""
+    m, n1 = X.shape
+    amps = amplitudes(X, alive)
+    promoted = 0
+    for j in range(m):
+        if large[j] or amps[j] == 0.0:
+            continue
+        log_amp = np.log(amps[j])
+        if log_scale[j] + log_amp >= log_delta:
+            factor = np.exp(log_scale[j])
+            log_scale[j] = 0.0
+            large[j] = True
+            promoted += 1
+        elif log_amp > 69.0 or log_amp < -69.0:
+            factor = 1.0 / amps[j]
+            log_scale[j] += log_amp
+        else:
+            continue
+        for c in range(n1):
+            X[j, c] *= factor
+    return promoted
