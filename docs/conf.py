@@ -111,11 +111,11 @@ def _resolve_reexport(app, env, node, contnode):
     if node.get("refdomain") != "py":
         return None
     target = node.get("reftarget", "")
-    package, _, name = target.partition(".")
-    if package not in ("jumpprocess", "theory", "validation") or not name or "." in name:
+    if target.partition(".")[0] not in ("jumpprocess", "theory", "validation") or "." not in target:
         return None
     import importlib
 
+    package, _, name = target.rpartition(".")  # e.g. jumpprocess.interop . compare_log
     try:
         obj = getattr(importlib.import_module(package), name)
     except (ImportError, AttributeError):

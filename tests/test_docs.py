@@ -80,3 +80,15 @@ def test_documentation_builds_without_warnings(tmp_path):
     images = html / "_images"
     for script in scripts:
         assert list(images.glob(f"sphx_glr_{script.stem}_*.png")), f"{script.name} drew no figure"
+
+
+def test_validation_tutorial_script_runs(capsys):
+    """The script shown in docs/tutorials/validation.rst (real PyTorch training, small)."""
+    pytest.importorskip("torch")
+    import runpy
+
+    module = runpy.run_path(str(ROOT / "examples" / "validate_against_training.py"))
+    report = module["run"](sigmas=(1e-4, 1e-16), verbose=True)
+    out = capsys.readouterr().out
+    assert "verdict:" in out and len(report.sigmas) == 2
+    assert report.verdict == "converging"  # the real network follows the limit on this instance
