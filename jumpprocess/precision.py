@@ -1,4 +1,4 @@
-"""Numerical precision decided in one place (STYLE §8).
+"""Numerical precision decided in one place.
 
 Every tolerance the engine uses lives here, so that tests import the same numbers
 and a reader can see at once what "equal" means in this project.

@@ -1,4 +1,4 @@
-"""Shared test configuration: hypothesis profiles (STYLE §10).
+"""Shared test configuration: hypothesis profiles.
 
 ``dev`` (default) is quick; ``ci`` (auto-selected when the ``CI`` environment variable is
 set, as in ``.ci/run``) is derandomized so CI is reproducible, with more examples.

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for orthogonal problems and initializations (STYLE §10)."""
+"""Hypothesis strategies for orthogonal problems and initializations."""
 
 import numpy as np
 from hypothesis import strategies as st

@@ -6,7 +6,7 @@ Invariants checked:
   ``pattern_initialization(seeds[t])``), ties and ambiguity included;
 - the compiled kernel equals the numpy reference path (``run_race`` per trial);
 - the direct pattern law has the same distribution as sampling the weights (two-sample
-  tests), and its probability of interpolation is spec §7's exact formula;
+  tests), and its probability of interpolation is the exact formula of docs/math/probability.rst;
 - determinism from the seed, recorded per-trial seeds, and errors that name the assumption.
 """
 
@@ -32,7 +32,7 @@ from jumpprocess.limit.race import run_race
 
 RTOL = 1e-12  # summation order of non-uniform weights is the only difference (~1e-15)
 # Jump times also inherit, on both sides, the cancellation error of the incremental sums
-# S_j ← S_j − Σ_F (y s)² (spec §4): about eps · S_anchor / S_j(now), where both paths
+# S_j ← S_j − Σ_F (y s)² (docs/math/race.rst): about eps · S_anchor / S_j(now), where both paths
 # recompute a sum once it falls below 1e-3 of its anchor, so at most ~2e-13.
 TIME_RTOL = 1e-12
 NUMBA = importlib.util.find_spec("numba") is not None  # a declared test dependency
@@ -77,7 +77,7 @@ def test_weights_sampling_equals_simulate_trial_by_trial(problem_name, init, ste
 
 def test_pm1_labels_exercise_ties_and_ambiguity():
     # The equality tests above are only meaningful for ties if ties occur: with ±1 labels
-    # and unit norms the rates are sqrt(count)/n and ties are frequent (spec §6).
+    # and unit norms the rates are sqrt(count)/n and ties are frequent (docs/math/ties.rst).
     summary = simulate_many(PROBLEMS["pm1-unit"](), 9, 40, seed=11, sampling="weights")
     assert summary["num_tie_groups"].sum() > 0
     assert summary["ambiguous"].any() and not summary["ambiguous"].all()
@@ -176,7 +176,7 @@ def test_same_seed_same_summaries_and_recorded_seeds():
 
 
 def test_pattern_law_matches_weight_sampling_in_distribution():
-    # Two-sample tests between the direct law and real Gaussian weights (spec §3, §7).
+    # Two-sample tests between the direct law and real Gaussian weights (docs/math/alignment.rst, docs/math/probability.rst).
     # Fixed seeds make this deterministic; the thresholds are loose (p > 1e-3), and the
     # same tests do reject a genuinely different law (three more neurons) below.
     problem = make_problem(24, "gaussian", seed=9)
@@ -276,7 +276,7 @@ def test_pattern_trajectory_is_simulate_of_pattern_initialization():
 
 def test_norm_ratio_is_nan_exactly_for_trials_that_do_not_interpolate():
     # A mean over summary["norm_ratio"] must not mix in stalled trials, whose squared norm
-    # is that of a network that does not interpolate (spec §8 compares interpolators).
+    # is that of a network that does not interpolate (docs/math/implicit-bias.rst compares interpolators).
     problem = make_problem(16, "sign-balanced", seed=3)
     summary = simulate_many(problem, 10, 200, seed=2)
     stalled = ~summary["interpolates"]

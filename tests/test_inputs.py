@@ -1,4 +1,4 @@
-"""Problems and initializations: assumptions checked at the door (STYLE §7)."""
+"""Problems and initializations: assumptions checked at the door."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Torch, devices, dtypes and the σ range: every precision decision of ``validation`` (STYLE §8).
+"""Torch, devices, dtypes and the σ range: every precision decision of ``validation``.
 
 The finite-σ network starts at ``θ(0) = σ θ̄`` (docs/math/model.rst). In the early phase the output
 ``f = Σ_j a_j relu(<w_j, x>)`` is of order σ², so σ² must be a *normal* number of the
@@ -16,7 +16,7 @@ so float64 reaches the σ = 1e-64 … 1e-128 the limit needs (docs/math/converge
 :func:`check_sigmas` refuses anything outside ``[√tiny, 1)`` with an error naming the limit.
 
 torch is an optional dependency: it is imported inside :func:`import_torch`, and a missing
-install says which ``pip install`` fixes it (STYLE §13).
+install says which ``pip install`` fixes it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The exponent race: the paper's Algorithm 1, reconstructed (spec §4, §6).
+"""The exponent race: the paper's Algorithm 1, reconstructed (docs/math/race.rst, docs/math/ties.rst).
 
 State: the set ``R`` of samples not yet fitted and, per neuron, an exponent
 ``e_j ∈ [−1, 0]`` with ``|θ_j| ≈ σ^{−e_j}`` (initially −1). Neuron j grows at rate
@@ -17,7 +17,7 @@ that row's bytes over ``F`` (256 bins, weighted by ``v_i²``) followed by a 256 
 product. Each sample is fitted once, so the whole race reads the pattern about once:
 ``O(m n / 8 + J · |R|)`` byte operations for ``J`` jumps, instead of ``O(J · m · n)``.
 
-Ties (spec §6). Candidate jump times within :data:`~jumpprocess.precision.TIE_RTOL`
+Ties (docs/math/ties.rst). Candidate jump times within :data:`~jumpprocess.precision.TIE_RTOL`
 (relative) are one tie group. All its neurons activate at that τ, in increasing neuron
 index, each fitting what remains of its good set (a member left with nothing fits
 nothing and stays inactive). If two members' remaining sets overlap without being
@@ -45,7 +45,7 @@ _BIT_TABLE = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(np.
 
 @dataclass(frozen=True, eq=False)
 class JumpEvent:
-    """One activation (STYLE §4: jumps are records).
+    """One activation (jumps are records).
 
     Attributes
     ----------
@@ -110,7 +110,7 @@ class RaceResult:
 
 
 def rates_from_sums(sums: np.ndarray, n: int, step_size: float | None) -> np.ndarray:
-    """``λ = sqrt(S)/n`` (gradient flow) or ``ln(1 + η λ)/η`` (gradient descent), spec §4."""
+    """``λ = sqrt(S)/n`` (gradient flow) or ``ln(1 + η λ)/η`` (gradient descent), docs/math/race.rst."""
     lam = np.sqrt(sums) / n
     if step_size is None:
         return lam
@@ -214,7 +214,7 @@ def count_rows(good_sets: np.ndarray) -> np.ndarray:
 
 def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: float | None = None, *,
              compiled: bool | None = None) -> RaceResult:
-    """Run the exponent race (spec §4) on a good-set pattern.
+    """Run the exponent race (docs/math/race.rst) on a good-set pattern.
 
     Parameters
     ----------
@@ -236,7 +236,7 @@ def run_race(good_sets: np.ndarray, signal_sq: np.ndarray, n: int, step_size: fl
 
     Notes
     -----
-    Exponents advance as ``e_j ← e_j + λ_j Δτ`` (spec §4 step 2) and the activating
+    Exponents advance as ``e_j ← e_j + λ_j Δτ`` (docs/math/race.rst, step 2) and the activating
     neurons are set to exactly 0. When all covered samples carry the same weight
     ``(y s)²`` (±1 labels, equal norms) the sums are ``count × weight``, exact and
     tie-preserving, and only counts are maintained. Cost: packing and counting read the

@@ -1,4 +1,6 @@
-"""Tests of validation.compare (module validation.comparison): finite-σ training converges to the limit (spec §9).
+"""Tests of validation.compare (module validation.comparison): finite-σ training converges to the limit.
+
+docs/math/convergence.rst.
 
 Instances are chosen by a rule, applied here from the engine alone (no finite-σ run is used
 to pick them): Gaussian labels, norms √n (so rates are O(1) and runs short), balanced
@@ -248,7 +250,7 @@ def test_jumps_beyond_the_step_budget_are_left_out_and_reported():
 
 def test_a_benign_exact_tie_is_compared_up_to_relabeling():
     """Neurons 0 and 1 have the same good set {1, 4}: same rate, same start, an exact
-    overlapping tie (so even Gaussian labels give exact ties, spec §6); either neuron fits
+    overlapping tie (so even Gaussian labels give exact ties, docs/math/ties.rst); either neuron fits
     the same set, so the fitted sets are determined and compared up to relabeling."""
     from validation.comparison import benign_ties
 

@@ -1,6 +1,8 @@
-"""Tests of validation.training and validation.backend: the real batched network (spec §1–§2).
+"""Tests of validation.training and validation.backend: the real batched network.
 
-Invariants: one step of the autograd network is the spec's reduced dynamics (§2) with
+docs/math/model.rst, docs/math/reduction.rst.
+
+Invariants: one step of the autograd network is the reduced dynamics of docs/math/reduction.rst with
 relu'(0) = 0; a batch equals its runs trained alone; a frozen run equals the same run
 stopped by its budget; n = 1 matches the closed-form logistic solution; the σ range and
 other bad inputs are refused with errors naming the violated limit.
@@ -34,7 +36,7 @@ def test_docstring_examples():
 
 
 def test_torch_relu_derivative_at_zero_is_zero():
-    """The spec's convention relu'(0) = 0 (§1) is torch's."""
+    """The convention relu'(0) = 0 of docs/math/model.rst is torch's."""
     x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
     torch.relu(x).sum().backward()
     assert torch.equal(x.grad, torch.zeros(3, dtype=torch.float64))
@@ -63,7 +65,7 @@ def test_one_step_is_the_reduced_dynamics_of_spec_2():
 
 
 def test_frozen_coordinates_stay_frozen_at_tiny_sigma():
-    """Coordinate inputs keep U_ji <= 0 exactly frozen while other coordinates grow (spec §2)."""
+    """Coordinate inputs keep U_ji <= 0 exactly frozen while other coordinates grow (docs/math/reduction.rst)."""
     s = np.ones(3)
     X = orthogonal_inputs(s, seed=0)
     U0 = np.array([[1.0, -0.5, 0.7]])
@@ -114,8 +116,8 @@ def test_a_stopped_run_is_frozen_at_its_stop():
 
 
 def test_half_fit_time_matches_the_logistic_solution():
-    """n = m = 1, s = 1, balanced a = U: u = a² obeys u' = 2u(y − u) (spec §2), so the
-    half-fit time (u = y/2) is t = ln(y/u0 − 1) / (2y), u0 = σ² ā²; τ → 1/λ = 1/y (§4)."""
+    """n = m = 1, s = 1, balanced a = U: u = a² obeys u' = 2u(y − u) (docs/math/reduction.rst), so the
+    half-fit time (u = y/2) is t = ln(y/u0 − 1) / (2y), u0 = σ² ā²; τ → 1/λ = 1/y (docs/math/race.rst)."""
     y, u_bar, sigma, eta = 2.0, 0.8, 1e-3, 1e-3
     X = np.ones((1, 1))
     result = train(X, [y], [[[u_bar]]], [[u_bar]], sigma, step_size=eta, max_steps=20000,
