@@ -36,3 +36,6 @@ from .engine import Tolerances, simulate_finite
 from .run import FiniteRun, LimitComparison
 
 __all__ += ["FiniteRun", "LimitComparison", "Tolerances", "simulate_finite"]
+from .threshold import LimitNotReproducedWarning, LimitThreshold, limit_threshold, sigma_for_limit
+
+__all__ += ["LimitNotReproducedWarning", "LimitThreshold", "limit_threshold", "sigma_for_limit"]
