@@ -12,6 +12,9 @@ initialization), :mod:`.limit` (the σ→0 jump process: alignment, race, trajec
 :mod:`.precision` holds the dtype and tolerances they all share.
 """
 
+from .finite.engine import Tolerances, simulate_finite
+from .finite.run import FiniteRun, LimitComparison
+from .finite.threshold import LimitThreshold, limit_threshold, sigma_for_limit
 from .interop.conventions import Convention
 from .interop.torch_model import from_torch
 from .limit.alignment import Alignment, align
@@ -38,25 +41,32 @@ __all__ = [
     "Alignment",
     "BatchSummary",
     "Convention",
+    "FiniteRun",
     "InitKind",
     "Initialization",
     "JumpEvent",
     "LabelKind",
+    "LimitComparison",
+    "LimitThreshold",
     "OrthogonalProblem",
     "SavedRun",
     "Status",
+    "Tolerances",
     "Trajectory",
     "align",
     "from_torch",
     "gaussian_labels",
+    "limit_threshold",
     "load_run",
     "make_instance",
     "make_problem",
     "orthonormal_inputs",
     "random_orthogonal_inputs",
     "sample_initialization",
+    "sigma_for_limit",
     "sign_labels",
     "simulate",
+    "simulate_finite",
     "simulate_many",
     "trial_seeds",
 ]
