@@ -159,7 +159,8 @@ def _run_simulate(args) -> int:
     if args.plot:
         from .plotting import plot_trajectory
 
-        plot_trajectory(traj, args.plot)
+        caption = f"labels {args.labels}{', random norms' if args.random_norms else ''}, init {args.init}, seed {args.seed}"
+        plot_trajectory(traj, args.plot, caption=caption, log_loss=args.log_loss)
         print(f"wrote {args.plot}")
     return 0
 
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="write the trajectory (lossless), the initialization and provenance; "
                           "jumpprocess.load_run(PATH).recompute() reruns it")
     simulate.add_argument("--plot", metavar="PATH", help="write a PNG: staircase loss and exponents against τ")
+    simulate.add_argument("--log-loss", action="store_true", help="with --plot: log scale for the loss")
     simulate.add_argument("--max-rows", type=integer(0), default=24,
                           help="jump-table rows to print: the first ones and the last two (default 24)")
     simulate.set_defaults(func=_run_simulate)

@@ -67,6 +67,7 @@ __all__ = [
     "select_records",
     "write_csv",
     "plot_sweep",
+    "sweep_figures",
     "add_parser",
     "run",
 ]
@@ -660,78 +661,154 @@ def _grouped(records):
 
 
 def plot_sweep(records, out_dir) -> list[Path]:
-    """Figures of a sweep, as PNG files in ``out_dir``; returns their paths.
-
-    * ``interpolation.png``: P(interpolation) against m, one colour per n, with the exact
-      curve of spec §7 (for sign-stable inits under gradient flow; the formula is
-      :func:`theory.probability.log_interpolation_probability` in log space);
-    * ``norm_ratio.png``: mean norm ratio of interpolating trials (spec §8) against n with
-      95% confidence intervals, at the largest width swept for each n, and ``1 + √2``;
-    * ``jumps.png``: mean number of activations against n, same grouping.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as error:
-        raise ImportError("figures need matplotlib: pip install 'jumpprocess[plot]'") from error
+    """The figures of :func:`sweep_figures` as PNG files in ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    groups = _grouped(records)
     paths = []
+    for name, figure in sweep_figures(records).items():
+        paths.append(out_dir / name)
+        figure.savefig(paths[-1], dpi=120)
+    return paths
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    series = sorted({(k[0], k[2], k[3], k[4], k[5]) for k in groups})
-    for index, (n, labels, init, step, sampling) in enumerate(series):
-        keys = sorted(k for k in groups if (k[0], k[2], k[3], k[4], k[5]) == (n, labels, init, step, sampling))
-        ms = np.array([k[1] for k in keys])
-        freq = np.array([groups[k]["interpolates"].mean() for k in keys])
-        count = np.array([groups[k]["interpolates"].size for k in keys])
+
+def sweep_figures(records) -> dict:
+    """Figures of a sweep, by file name (matplotlib Figures, empty without records).
+
+    * ``interpolation.png``: P(interpolation) against m, one series per n (and per label
+      law, init or step when several were swept), with the exact curve of
+      docs/math/probability.rst for sign-stable inits under gradient flow
+      (:func:`theory.probability.log_interpolation_probability`, in log space);
+    * ``norm_ratio.png``: mean norm ratio of interpolating trials (docs/math/implicit-bias.rst)
+      against n with 95% confidence intervals, one series per m, and ``1 + √2``;
+    * ``jumps.png``: mean number of activations against n, one series per m.
+
+    Titles give what is common to every series (labels, init, dynamics, sampling, trials);
+    legends give only what differs. Figures are made without pyplot (the backend is left
+    as it is).
+    """
+    from ..plotting import new_figure
+
+    groups = _grouped(records)
+    if not groups:
+        return {}
+    names = ("n", "m", "labels", "init", "step", "sampling")
+    varying = [i for i in range(len(names)) if len({key[i] for key in groups}) > 1]
+    common = _describe({names[i]: next(iter(groups))[i] for i in range(len(names)) if i not in varying})
+    counts = sorted({int(entry["interpolates"].size) for entry in groups.values()})
+    trials = f"{counts[0]} trials per point" if len(counts) == 1 else f"{counts[0]}–{counts[-1]} trials per point"
+    subtitle = f"{common}; {trials}" if common else trials
+    figures = {}
+
+    # interpolation against m: one series per everything but m
+    series = _series(groups, by=[i for i in varying if i != 1] or [0], x=1)
+    figure, ax = new_figure(_width(len(series)), 4.8)
+    colors = _palette(len(series))
+    width = min(np.diff(sorted({key[1] for key in groups})), default=1.0)
+    for index, (label, keys) in enumerate(series):
+        ms = np.array([key[1] for key in keys], dtype=float)
+        freq = np.array([groups[key]["interpolates"].mean() for key in keys])
+        count = np.array([groups[key]["interpolates"].size for key in keys])
         err = 1.96 * np.sqrt(np.maximum(freq * (1 - freq), 1e-12) / count)
-        colour = f"C{index % 10}"
-        ax.errorbar(ms, freq, yerr=err, fmt="o", color=colour, ms=3, label=f"n={n} {labels} {init}")
+        dodge = (index - (len(series) - 1) / 2) * 0.12 * width / max(1, len(series) - 1)
+        ax.errorbar(ms + dodge, freq, yerr=err, fmt="o", color=colors[index], ms=4, capsize=2, label=label)
+        n, _, _, init, step, _ = keys[0]
         if init in ("balanced", "output-dominated") and step is None:
             from theory.probability import log_interpolation_probability
 
-            grid = np.arange(max(1, ms.min() - 2), ms.max() + 3)
+            grid = np.arange(max(1, int(ms.min()) - 2), int(ms.max()) + 3)
             first = groups[keys[0]]
             exact = [math.exp(log_interpolation_probability(int(g), int(first["n_pos"]), int(first["n_neg"]))) for g in grid]
-            ax.plot(grid, exact, "-", color=colour, lw=1)
+            ax.plot(grid, exact, "-", color=colors[index], lw=1)
     ax.set_xlabel("width m")
     ax.set_ylabel("P(interpolation)")
-    ax.set_title("interpolation: simulation (dots, 95% CI) vs exact §7 (lines)")
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    paths.append(out_dir / "interpolation.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title("P(interpolation) against width: simulation (dots, 95% CI), exact (lines)\n" + subtitle, fontsize=10)
+    _legend(ax, len(series))
+    figures["interpolation.png"] = figure
 
-    for name, field, ylabel in (("norm_ratio.png", "norm_ratio", "squared norm / minimal (interpolating trials)"),
-                                ("jumps.png", "num_jumps", "number of activations")):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        lines = sorted({(k[2], k[3], k[4], k[5]) for k in groups})
-        for index, line in enumerate(lines):
-            ns = sorted({k[0] for k in groups if (k[2], k[3], k[4], k[5]) == line})
-            means, errs = [], []
-            for n in ns:
-                m = max(k[1] for k in groups if k[0] == n and (k[2], k[3], k[4], k[5]) == line)
-                entry = groups[(n, m, *line)]
+    # norm ratio and jumps against n: one series per everything but n (m included)
+    for name, field, ylabel, what in (
+        ("norm_ratio.png", "norm_ratio", "squared norm / minimal (interpolating trials)",
+         "norm ratio of interpolating trials against n (docs/math/implicit-bias.rst)"),
+        ("jumps.png", "num_jumps", "mean number of activations", "activations against n"),
+    ):
+        series = _series(groups, by=[i for i in varying if i != 0] or [1], x=0, always=(1,))
+        figure, ax = new_figure(_width(len(series) + 1), 4.8)
+        colors = _palette(len(series))
+        for index, (label, keys) in enumerate(series):
+            ns, means, errs = [], [], []
+            empty = [key[0] for key in keys if field == "norm_ratio" and not np.any(groups[key]["interpolates"] > 0)]
+            if empty:  # a series point with no interpolating trial has no ratio: say so
+                label += f" (no interpolating trial at n = {', '.join(map(str, empty))})"
+            for key in keys:
+                entry = groups[key]
                 values = entry[field][entry["interpolates"] > 0] if field == "norm_ratio" else entry[field]
+                values = values[np.isfinite(values)]
+                ns.append(key[0])
                 means.append(values.mean() if values.size else np.nan)
                 errs.append(1.96 * values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else np.nan)
-            ax.errorbar(ns, means, yerr=errs, fmt="o-", ms=3, capsize=2, color=f"C{index % 10}", label=" ".join(map(str, line[:2])))
+            ax.errorbar(ns, means, yerr=errs, fmt="o-", ms=4, capsize=2, color=colors[index], label=label)
         if field == "norm_ratio":
             ax.axhline(1 + math.sqrt(2), color="k", ls="--", lw=0.8, label="1 + √2")
         ax.set_xscale("log")
-        ax.set_xlabel("n (largest swept m per n)")
+        ax.set_xlabel("n (samples)")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        paths.append(out_dir / name)
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-    return paths
+        ax.set_title(f"{what}\n{subtitle}", fontsize=10)
+        _legend(ax, len(series) + (field == "norm_ratio"))
+        figures[name] = figure
+    return figures
+
+
+def _describe(values: dict) -> str:
+    """``"labels sign-balanced, init balanced, gradient flow, pattern sampling"`` for the given fields."""
+    parts = []
+    for name, value in values.items():
+        if name == "step":
+            parts.append("gradient flow" if value is None else f"gradient descent η = {value:g}")
+        elif name == "sampling":
+            parts.append(f"{value} sampling")
+        else:
+            parts.append(f"{name} {value}" if name in ("labels", "init") else f"{name} = {value}")
+    return ", ".join(parts)
+
+
+def _series(groups, by, x, always=()):
+    """Series of group keys sorted by position ``x``, one per value of the fields ``by``;
+    labelled by those fields (and the fields ``always``, e.g. m, which may vary along n)."""
+    names = ("n", "m", "labels", "init", "step", "sampling")
+    table = {}
+    for key in sorted(groups, key=lambda k: tuple((v is None, v if v is not None else 0) for v in k)):
+        table.setdefault(tuple(key[i] for i in by), []).append(key)
+    out = []
+    for values, keys in table.items():
+        keys.sort(key=lambda k: k[x])
+        fields = {names[i]: v for i, v in zip(by, values)}
+        for i in always:  # e.g. m along n when m follows n (m = auto)
+            if i not in by:
+                shown = sorted({k[i] for k in keys})
+                fields[names[i]] = shown[0] if len(shown) == 1 else ", ".join(map(str, shown))
+        out.append((_describe(fields), keys))
+    return out
+
+
+def _width(entries: int) -> float:
+    """Figure width: wider when the legend (more than six entries) goes beside the axes."""
+    return 11.5 if entries > 6 else 8.5
+
+
+def _palette(count):
+    from matplotlib import colormaps
+
+    if count <= 10:
+        return [colormaps["tab10"](i) for i in range(count)]
+    return [colormaps["viridis"](x) for x in np.linspace(0.0, 0.9, count)]
+
+
+def _legend(ax, entries):
+    if entries > 6:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    else:
+        ax.legend(fontsize=8, loc="best")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -66,3 +66,68 @@ def test_report_repr_html_and_error_table(report):
     page = report._repr_html_()
     assert page.count("<table") == 1 + 2  # errors, and the two limits' jump tables
     assert "<th>jump err</th>" in page and "<th>τ</th>" in page
+
+
+# ---- figures: returned, ax honoured, backend untouched, ranges follow the data ----
+
+def _drawn(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def test_validation_figures_return_figures_and_honour_ax(report, monkeypatch):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from validation.figures import plot_jump_time_error, plot_loss, plot_neuron_norms
+
+    backend, open_figures = matplotlib.get_backend(), set(plt.get_fignums())
+    monkeypatch.setattr(matplotlib, "use", lambda *a, **k: (_ for _ in ()).throw(AssertionError("backend changed")))
+    for make in (plot_loss, plot_jump_time_error, plot_neuron_norms):
+        assert isinstance(make(report), Figure)
+    mine = Figure()
+    ax = mine.subplots()
+    assert plot_loss(report, ax=ax) is mine and plot_jump_time_error(report, ax=Figure().subplots()) is not mine
+    assert plot_neuron_norms(report, axes=mine.subplots(1, 2)) is mine
+    assert matplotlib.get_backend() == backend and set(plt.get_fignums()) == open_figures
+
+
+def test_loss_axis_has_no_empty_decades(report):
+    from validation.figures import plot_loss
+
+    ax = plot_loss(report).axes[0]
+    values = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()])
+    low, high = ax.get_ylim()
+    shown = values[values > 0]
+    assert low >= shown.min() / 2 and high <= shown.max() * 2
+
+
+def test_fit_curves_stay_inside_and_legend_outside(report):
+    from validation.figures import plot_jump_time_error
+
+    figure = plot_jump_time_error(report)
+    ax = figure.axes[0]
+    low, high = ax.get_ylim()
+    for line in ax.get_lines():
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert np.all((y >= low) & (y <= high)), line.get_label()
+    renderer = _drawn(figure)
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+
+
+def test_a_panel_without_finite_errors_says_why(report):
+    import dataclasses
+
+    from validation.figures import plot_jump_time_error
+
+    item = report.initializations[0]
+    rows = tuple(dataclasses.replace(row, jump_time_error=float("inf"), flow_jump_time_error=float("inf"))
+                 for row in item.rows)
+    broken = dataclasses.replace(report, initializations=(dataclasses.replace(item, rows=rows),))
+    ax = plot_jump_time_error(broken).axes[0]
+    texts = " ".join(text.get_text() for text in ax.texts)
+    assert "No finite jump-time error" in texts and "never happened" in texts
