@@ -223,10 +223,16 @@ def main(argv=None) -> int:
     parser.add_argument("--ns", type=int, nargs="*", default=[10, 100, 1000], help="sample sizes of the interpolation table (none: skip it)")
     parser.add_argument("--ms", type=_int_range, nargs="+", default=[list(range(4, 25))],
                         help="widths: integers or inclusive ranges LOW:HIGH[:STEP] (default 4:24)")
-    parser.add_argument("--trials", type=int, default=400)
-    parser.add_argument("--ratio-ns", type=int, nargs="*", default=[100, 1000, 10000])
-    parser.add_argument("--ratio-trials", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trials", type=int, default=400,
+                        help="trials per (n, m) cell of the interpolation table (default 400; 0 skips the table)")
+    parser.add_argument("--ratio-ns", type=int, nargs="*", default=[100, 1000, 10000],
+                        help="sample sizes of the norm-ratio table, at width m = round(4 log2 n) "
+                        "(default 100 1000 10000; none: skip it)")
+    parser.add_argument("--ratio-trials", type=int, default=100,
+                        help="trials per n of the norm-ratio table (default 100; 0 skips the table)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="root seed: trial t of a cell uses trial_seeds(seed, trials)[t], so any trial "
+                        "can be re-run alone (default 0)")
     args = parser.parse_args(argv)
     ms = sorted({m for group in args.ms for m in group})
     import jumpprocess
