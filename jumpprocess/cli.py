@@ -123,6 +123,11 @@ def _run_simulate(args) -> int:
     if args.json:
         check_output_file(args.json, "--json")
 
+    finite = args.sigma is not None or args.log_sigma is not None
+    if finite:  # check σ before any work
+        from .finite.engine import check_log_sigma
+
+        check_log_sigma(args.sigma, args.log_sigma)
     problem, init = instance_from_args(args)
     from .limit.compiled import one_time_costs
 
@@ -148,11 +153,14 @@ def _run_simulate(args) -> int:
     print(f"wall time         {wall * 1e3:.2f} ms (alignment + race; engine only)")
     for what, seconds in startup:
         print(f"one-time cost     {what}: {seconds:.2f} s (once per process, not engine time)")
+    run = _run_finite(args, problem, init, traj) if finite else None
     if args.json:
         from .limit.runs import run_record
 
         data = run_record(traj, init, provenance(args, wall_time_s=wall,
                                                  one_time_costs_s={what: seconds for what, seconds in startup}))
+        if run is not None:
+            data["finite_sigma"] = run.to_dict(traj)
         with open(args.json, "w") as handle:
             json.dump(data, handle, allow_nan=False)
         print(f"wrote {args.json}")
@@ -160,9 +168,30 @@ def _run_simulate(args) -> int:
         from .plotting import plot_trajectory
 
         caption = f"labels {args.labels}{', random norms' if args.random_norms else ''}, init {args.init}, seed {args.seed}"
-        plot_trajectory(traj, args.plot, caption=caption, log_loss=args.log_loss)
+        if run is not None:
+            from .finite.report import plot_finite_run
+
+            plot_finite_run(run, traj, args.plot, log_loss=args.log_loss, caption=caption)
+        else:
+            plot_trajectory(traj, args.plot, caption=caption, log_loss=args.log_loss)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _run_finite(args, problem, init, traj):
+    """The run at the requested σ, printed beside the limit (docs/math/finite-sigma.rst)."""
+    from .finite.engine import simulate_finite
+    from .finite.report import side_by_side, sigma_text
+
+    run = simulate_finite(problem, init, sigma=args.sigma, log_sigma=args.log_sigma, step_size=args.step_size,
+                          method=args.method)
+    print(f"\nthe run at σ = {sigma_text(run.log_sigma)} ({run.method} engine, {run.seconds * 1e3:.1f} ms; "
+          f"times t in training units, τ = t / ln(1/σ)):\n")
+    print(side_by_side(traj, run, args.max_rows))
+    print(f"status at σ       {run.status}")
+    if run.startup_seconds:
+        print(f"one-time cost     finite-σ kernels: {run.startup_seconds:.2f} s (once per process, not engine time)")
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "jumpprocess.load_run(PATH).recompute() reruns it")
     simulate.add_argument("--plot", metavar="PATH", help="write a PNG: staircase loss and exponents against τ")
     simulate.add_argument("--log-loss", action="store_true", help="with --plot: log scale for the loss")
+    finite = simulate.add_mutually_exclusive_group()
+    finite.add_argument("--sigma", type=float, metavar="S",
+                        help="also compute the run at initialization scale S (0 < S < 1) without training it, "
+                        "and print it beside the limit (times in t and τ, which jumps differ); with --plot, "
+                        "overlay its loss on the limit's staircase mapped by t = τ ln(1/σ)")
+    finite.add_argument("--log-sigma", type=float, metavar="L",
+                        help="as --sigma, given as L = ln σ < 0 (for σ below the float range, e.g. -1e5)")
+    simulate.add_argument("--method", choices=("hybrid", "direct"), default="hybrid",
+                          help="with --sigma: 'hybrid' (default; cost independent of σ) or 'direct' "
+                          "(every neuron integrated for the whole run; σ >= 1.5e-154)")
     simulate.add_argument("--max-rows", type=integer(0), default=24,
                           help="jump-table rows to print: the first ones and the last two (default 24)")
     simulate.set_defaults(func=_run_simulate)

@@ -49,7 +49,10 @@ class FiniteRun:
     status : str
         How the run ended, as a sentence.
     seconds : float
-        Wall time of the computation.
+        Wall time of the computation (numba's one-time kernel loading excluded).
+    startup_seconds : float
+        One-time cost paid by this call to load or compile the kernels (0 after the first
+        call in a process).
     """
 
     problem: OrthogonalProblem
@@ -65,9 +68,11 @@ class FiniteRun:
     left_linear: np.ndarray = field(repr=False)
     status: str = ""
     seconds: float = 0.0
+    startup_seconds: float = 0.0
 
     @classmethod
-    def _build(cls, *, problem, init, log_sigma, step_size, method, tolerances, state, records, status, seconds):
+    def _build(cls, *, problem, init, log_sigma, step_size, method, tolerances, state, records, status, seconds,
+               startup_seconds=0.0):
         scale = np.exp(state.log_scale)
         with np.errstate(under="ignore"):
             a = state.X[:, 0] * scale
@@ -77,7 +82,8 @@ class FiniteRun:
             array.setflags(write=False)
         return cls(problem=problem, init=init, log_sigma=float(log_sigma), step_size=step_size, method=method,
                    tolerances=tolerances, half_fit_times=records.half_fit, samples=samples, output_weights=a,
-                   preactivations=U, left_linear=state.large.copy(), status=status, seconds=seconds)
+                   preactivations=U, left_linear=state.large.copy(), status=status, seconds=seconds,
+                   startup_seconds=startup_seconds)
 
     # ---- scalars -------------------------------------------------------------------------
     @property
@@ -207,6 +213,27 @@ class FiniteRun:
 
             trajectory = simulate(self.problem, self.init, self.step_size)
         return LimitComparison.of(self, trajectory)
+
+    def to_dict(self, trajectory=None) -> dict:
+        """A JSON-ready summary: σ, method, status, half-fit times, activations, the limit comparison."""
+        comparison = self.compare_limit(trajectory)
+
+        def floats(values):
+            return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
+
+        return {
+            "log_sigma": self.log_sigma, "step_size": self.step_size, "method": self.method,
+            "status": self.status, "final_time": self.final_time,
+            "half_fit_times": floats(self.half_fit_times),
+            "neurons": self.neurons.tolist(), "fitted": [f.tolist() for f in self.fitted],
+            "activation_times": floats(self.activation_times),
+            "limit": {"reproduced": comparison.reproduced.tolist(), "offsets": floats(comparison.offsets),
+                      "order_preserved": comparison.order_preserved,
+                      "extra_activations": comparison.extra_activations,
+                      "reproduces_all": comparison.reproduces_all},
+            "tolerances": {"delta": self.tolerances.delta, "rtol": self.tolerances.rtol,
+                           "convergence": self.tolerances.convergence},
+        }
 
     def __repr__(self):
         method = "gradient flow" if self.step_size is None else f"gradient descent (η = {self.step_size:g})"
