@@ -60,6 +60,32 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 numpydoc_validation_checks = set()
 
+# The top of the API reference lists every name in ``jumpprocess.__all__`` under its defining
+# module, generated here so that it never lags behind the package (docs/api/toplevel.inc is
+# not committed).
+_SECTIONS = [("setting", "The problem and the initialization"), ("limit", "The σ → 0 limit"),
+             ("finite", "Finite σ"), ("scale", "Many trials and sweeps"),
+             ("interop", "Your own network and conventions")]
+
+
+def _write_toplevel_names():
+    lines = []
+    for key, title in _SECTIONS:
+        names = sorted((n for n in jumpprocess.__all__
+                        if getattr(getattr(jumpprocess, n), "__module__", "").startswith(f"jumpprocess.{key}.")),
+                       key=str.lower)
+        if not names:
+            continue
+        lines += [f".. rubric:: {title}", "", ".. autosummary::", "   :nosignatures:", ""]
+        lines += [f"   ~{getattr(jumpprocess, n).__module__}.{n}" for n in names] + [""]
+    text = "\n".join(lines)
+    path = Path(__file__).parent / "api" / "toplevel.inc"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+_write_toplevel_names()
+
 # -- Gallery ----------------------------------------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
