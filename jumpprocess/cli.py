@@ -1,6 +1,6 @@
 """Command-line interface: ``jumpprocess simulate | theory | validate | sweep | compare-log``.
 
-``main(argv=None)`` returns an exit code, so tests call it directly (STYLE §13).
+``main(argv=None)`` returns an exit code, so tests call it directly.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def add_instance_arguments(parser: argparse.ArgumentParser, *, n: int = 1000, m:
                        help="label law: exactly balanced ±1, fair-coin ±1, or standard Gaussian (default sign-balanced)")
     group.add_argument("--random-norms", action="store_true", help="data norms ~ Uniform(0.5, 2) instead of 1")
     group.add_argument("--init", choices=[k.value for k in InitKind], default=InitKind.BALANCED.value,
-                       help="initialization law (spec §3; default balanced, the paper's)")
+                       help="initialization law (docs/math/alignment.rst; default balanced, the paper's)")
     group.add_argument("--seed", type=integer(0), default=0, help="seed of the problem and the initialization (default 0)")
     group.add_argument("--step-size", type=real(0.0, low_open=True), default=None, metavar="ETA",
                        help="gradient-descent step η (rates ln(1+ηλ)/η); omit for gradient flow")
@@ -80,7 +80,7 @@ def instance_from_args(args):
 
 
 def provenance(args, **extra) -> dict:
-    """What produced a result: version, platform, parameters, seed (STYLE §14)."""
+    """What produced a result: version, platform, parameters, seed."""
     params = {k: v for k, v in vars(args).items() if k not in ("func",) and not callable(v)}
     return {"jumpprocess": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "parameters": params, **extra}

@@ -1,4 +1,6 @@
-"""Resumable parameter sweeps of :func:`~jumpprocess.scale.batch.simulate_many` (spec §7–§8).
+"""Resumable parameter sweeps of :func:`~jumpprocess.scale.batch.simulate_many`.
+
+docs/math/probability.rst, docs/math/implicit-bias.rst.
 
 A sweep is a grid of ``n`` (samples), ``m`` (width; ``"auto"`` = ``round(4 log2 n)``),
 label kinds and init kinds, with ``trials`` initializations per grid point split into
@@ -89,7 +91,7 @@ class TornLineWarning(UserWarning):
 
 
 def auto_width(n: int) -> int:
-    """The studies' default width ``m = round(4 log2 n)`` (spec §8), at least 1."""
+    """The studies' default width ``m = round(4 log2 n)`` (docs/math/implicit-bias.rst), at least 1."""
     return max(1, int(round(4 * math.log2(n)))) if n > 1 else 1
 
 
@@ -377,7 +379,7 @@ def _upgrade(record: dict) -> dict:
     """A record written by an earlier version, in the current meaning of the summary fields.
 
     Before ``identical_ties`` existed, ``ambiguous`` meant "some overlapping tie" (identical
-    remaining sets included); it now means "the function is not determined" (spec §6),
+    remaining sets included); it now means "the function is not determined" (docs/math/ties.rst),
     which is ``not function_determined``. ``identical_ties`` is recovered where the old
     fields determine it, and is ``None`` (unknown) for a trial that had both kinds of tie.
     """
@@ -828,7 +830,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--labels", nargs="+", default=["sign-balanced"], choices=[k.value for k in LabelKind],
                         help="label laws to sweep (default sign-balanced: exactly balanced ±1)")
     parser.add_argument("--init", nargs="+", default=["balanced"], choices=[k.value for k in InitKind],
-                        help="initialization laws to sweep (spec §3; default balanced)")
+                        help="initialization laws to sweep (docs/math/alignment.rst; default balanced)")
     parser.add_argument("--trials", type=integer(1), default=1000, help="trials per grid point (default 1000)")
     parser.add_argument("--chunk", type=integer(1), default=1000, help="trials per task (the unit of resumption)")
     parser.add_argument("--seed", type=integer(0), default=0,
