@@ -1,7 +1,9 @@
 """Benchmark of the limit engine (issue 2 targets), printing medians and ratios from one run.
 
 Instance: n = 10^5, m = 64, exactly balanced ±1 labels, unit norms, balanced init sampled
-beforehand (sampling is not timed). The unit of work is one pass over the m × n pattern,
+beforehand (sampling is not timed). Rows without a suffix are what ``simulate`` runs by default
+(the compiled passes of :mod:`jumpprocess.limit.compiled` for m·n >= 2^20, loaded before timing);
+"(numpy)" rows force the numpy path, for the ratio. The unit of work is one pass over the m × n pattern,
 ``good.astype(np.float32) @ w``, measured in the same run; every row is also given as a
 multiple of it. Measurements are interleaved (round-robin) so that load on a shared
 machine affects all rows alike.
@@ -20,9 +22,10 @@ import numpy as np
 
 import jumpprocess
 from jumpprocess import align, make_problem, sample_initialization, simulate
+from jumpprocess.limit import compiled
 from jumpprocess.limit.race import run_race
 
-TARGETS = {"race": ("≤ 5 ms and ≤ 4 passes", 5.0, 4.0), "simulate": ("≤ 10 ms", 10.0, None)}
+TARGETS = {"race": ("≤ 5 ms and ≤ 4 passes", 5.0, 4.0), "simulate": ("≤ 4 passes (issue 12)", None, 4.0)}
 
 
 def main(argv=None) -> int:
@@ -47,12 +50,26 @@ def main(argv=None) -> int:
         g[init.output_weights < 0] &= ~positive
         return g
 
+    def numpy_path(function):  # the engine with its compiled passes switched off
+        def run():
+            saved = compiled.COMPILED_FROM
+            compiled.COMPILED_FROM = 1 << 62
+            try:
+                return function()
+            finally:
+                compiled.COMPILED_FROM = saved
+        return run
+
     cases = {
         "one pass (reference)": lambda: good.astype(np.float32) @ weights,
         "sign-stable pattern": pattern,
         "alignment": lambda: align(problem, init),
+        "alignment (numpy)": numpy_path(lambda: align(problem, init)),
         "race": lambda: run_race(good, signal_sq, args.n),
+        "race (numpy)": lambda: run_race(good, signal_sq, args.n, compiled=False),
+        "race (compiled)": lambda: run_race(good, signal_sq, args.n, compiled=True),
         "simulate": lambda: simulate(problem, init),
+        "simulate (numpy)": numpy_path(lambda: simulate(problem, init)),
     }
     for case in cases.values():  # warm-up
         case()
@@ -76,7 +93,7 @@ def main(argv=None) -> int:
         verdict = ""
         if target:
             text, ms, passes = target
-            ok = value <= ms and (passes is None or value / unit <= passes)
+            ok = (ms is None or value <= ms) and (passes is None or value / unit <= passes)
             verdict = f"{text}: {'met' if ok else 'NOT met'}"
         print(f"{name:<24} {value:>10.3f} {value / unit:>8.2f}   {verdict}")
     return 0

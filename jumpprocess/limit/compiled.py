@@ -165,23 +165,33 @@ def sign_stable_pass(U: np.ndarray, a: np.ndarray, norms: np.ndarray, labels: np
 def _add_lane_counts(words, counts, row, sign):
     """``counts[8·row + k] += sign · Σ_w popcount(words[w] & (0x0101…01 << k))``.
 
-    ``words`` are eight bytes of byte row ``row`` each; byte p of ``lanes[k]`` counts bit k
-    of every eighth byte (at most 255 words per round, the capacity of a byte).
+    ``words`` are eight bytes of byte row ``row`` each; byte p of lane k counts bit k of
+    every eighth byte (at most 255 words per round, the capacity of a byte), and the eight
+    bytes of a lane are then summed pairwise.
     """
     low = np.uint64(0x0101010101010101)
-    top = min(8, counts.shape[0] - 8 * row)
+    totals = np.zeros(8, dtype=np.int64)
     for begin in range(0, words.shape[0], 255):
-        lanes = np.zeros(8, dtype=np.uint64)
+        l0 = l1 = l2 = l3 = l4 = l5 = l6 = l7 = np.uint64(0)
         for w in range(begin, min(words.shape[0], begin + 255)):
             x = words[w]
-            for k in range(8):
-                lanes[k] += (x >> np.uint64(k)) & low
-        for k in range(top):
-            total = 0
+            l0 += x & low
+            l1 += (x >> np.uint64(1)) & low
+            l2 += (x >> np.uint64(2)) & low
+            l3 += (x >> np.uint64(3)) & low
+            l4 += (x >> np.uint64(4)) & low
+            l5 += (x >> np.uint64(5)) & low
+            l6 += (x >> np.uint64(6)) & low
+            l7 += (x >> np.uint64(7)) & low
+        lanes = (l0, l1, l2, l3, l4, l5, l6, l7)
+        for k in range(8):
             x = lanes[k]
-            for p in range(8):
-                total += np.int64((x >> np.uint64(8 * p)) & np.uint64(255))
-            counts[8 * row + k] += sign * total
+            x = (x & np.uint64(0x00FF00FF00FF00FF)) + ((x >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF))
+            x = (x & np.uint64(0x0000FFFF0000FFFF)) + ((x >> np.uint64(16)) & np.uint64(0x0000FFFF0000FFFF))
+            x = (x & np.uint64(0x00000000FFFFFFFF)) + (x >> np.uint64(32))
+            totals[k] += np.int64(x)
+    for k in range(min(8, counts.shape[0] - 8 * row)):
+        counts[8 * row + k] += sign * totals[k]
 
 
 def _subtract_counts(packed, fitted, start, stop, buffer, counts):
@@ -201,6 +211,9 @@ def _initial_counts(packed, n, buffer, counts):
     """``counts[j] = |G_j|`` from the packed rows (lane counts over each whole row)."""
     padded = (n + 7) // 8 * 8
     for r in range(packed.shape[0]):
+        if padded == n:  # whole words: count the row in place
+            _add_lane_counts(packed[r].view(np.uint64), counts, r, 1)
+            continue
         buffer[:n] = packed[r]
         buffer[n:padded] = 0
         _add_lane_counts(buffer[:padded].view(np.uint64), counts, r, 1)
