@@ -438,7 +438,9 @@ class UserFiniteRun:
         if self.lr is None:
             raise ValueError("steps need the learning rate: pass lr")
         step = self.convention.to_canonical_step_size(self.lr)          # η' = c κ lr, as the run used it
-        return np.asarray(self.run.half_fit_times, dtype=DTYPE) / step
+        steps = np.asarray(self.run.half_fit_times, dtype=DTYPE) / step
+        whole = np.rint(steps)                                          # k η' / η' is k up to rounding
+        return np.where(np.abs(steps - whole) <= 1e-9 * np.maximum(1.0, np.abs(whole)), whole, steps)
 
     @property
     def neurons(self) -> np.ndarray:

@@ -532,6 +532,9 @@ def compare_log(imported: ImportedModel, log: TrainingLog, *, finite="auto", fin
                                  f" (tolerance {step_tolerance:g})" if observed is not None else ""))
         else:
             finite_verdict = "differs: " + "; ".join(finite_problems)
+    if agrees_limit is False and agrees_finite:
+        limit_verdict += (f" (the finite-σ prediction agrees: the difference is the limit's own O(1/ln(1/σ)) = "
+                          f"{1 / imported.log_inverse_sigma:.1%} error at this σ; a smaller σ resolves the jumps)")
     return LogComparison(imported, log, limit, run, finite_note, jumps, observed, finite_fit, agrees_limit,
                          agrees_finite, limit_verdict, finite_verdict, details)
 
