@@ -136,3 +136,17 @@ def test_engine_time_excludes_numba_import_and_kernel_loads(tmp_path):
     assert "numba import" in stored["one_time_costs_s"]
     engine_ms = float(re.search(r"wall time\s+([0-9.]+) ms", wall).group(1))
     assert engine_ms == pytest.approx(1e3 * stored["wall_time_s"], abs=0.01)
+
+
+def test_the_notebook_display_example_renders_every_table(tmp_path):
+    """examples/notebook_display.py: the HTML a notebook shows, on one page."""
+    import importlib.util
+    import runpy
+
+    module = runpy.run_path(str(ROOT / "examples" / "notebook_display.py"))
+    page = module["render"](tmp_path / "page.html").read_text(encoding="utf-8")
+    with_torch = importlib.util.find_spec("torch") is not None
+    assert page.count("<h3>") == 3 + with_torch
+    assert page.count("<th>|fitted|</th>") >= 2 and "norm ratio (interpolating)" in page
+    if with_torch:
+        assert "<th>jump err</th>" in page
