@@ -502,6 +502,8 @@ def compare_log(imported: ImportedModel, log: TrainingLog, *, finite="auto", fin
             limit_verdict += "; fitted sets and order not checked (no outputs in the log)"
     else:
         limit_verdict = "differs: " + "; ".join(limit_problems)
+        if observed is not None and not (extra.size or missing.size or disorder):
+            limit_verdict += "; the fitted samples and their order agree"
 
     if run is None:
         agrees_finite, finite_verdict = None, finite_note
@@ -533,8 +535,9 @@ def compare_log(imported: ImportedModel, log: TrainingLog, *, finite="auto", fin
         else:
             finite_verdict = "differs: " + "; ".join(finite_problems)
     if agrees_limit is False and agrees_finite:
-        limit_verdict += (f" (the finite-σ prediction agrees: the difference is the limit's own O(1/ln(1/σ)) = "
-                          f"{1 / imported.log_inverse_sigma:.1%} error at this σ; a smaller σ resolves the jumps)")
+        limit_verdict += (f"; the finite-σ prediction agrees, so the difference is the limit's own O(1/ln(1/σ)) = "
+                          f"{1 / imported.log_inverse_sigma:.1%} error at this σ; a smaller σ resolves the jumps, "
+                          "and jumpprocess.sigma_for_limit(problem, init, step_size) says from which σ on")
     return LogComparison(imported, log, limit, run, finite_note, jumps, observed, finite_fit, agrees_limit,
                          agrees_finite, limit_verdict, finite_verdict, details)
 
