@@ -4,9 +4,10 @@ Statistics of the jump process — the probability of interpolation
 (docs/math/probability.rst), the number of activations, the time to interpolate, the
 implicit-bias norm ratio (docs/math/implicit-bias.rst) — need thousands of independent
 initializations. :func:`simulate_many` (:mod:`.batch`) runs them as one
-vectorized call, with the compiled race of :mod:`.kernels` when numba (the ``scale``
-extra) is installed; :mod:`.sweep` runs resumable grids of such calls on all local cores
-or a Dask cluster. :mod:`.kernels` is not imported here, so numba stays optional.
+vectorized call, with the compiled race of :mod:`.kernels` (numba, a core dependency);
+:mod:`.sweep` runs resumable grids of such calls on all local cores or a Dask cluster (the
+``scale`` extra). :mod:`.kernels` is not imported here: ``import jumpprocess`` does not
+pay numba's import until a compiled kernel is used.
 """
 
 from .batch import (

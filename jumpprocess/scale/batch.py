@@ -408,7 +408,8 @@ def _resolve_backend(backend: str) -> str:
     if backend == "auto":
         return "numba" if _numba_installed() else "numpy"
     if backend == "numba" and not _numba_installed():
-        raise ImportError("backend='numba' needs numba: pip install 'jumpprocess[scale]'")
+        raise ImportError("backend='numba' needs numba, a core dependency of jumpprocess that cannot be imported "
+                          "here: reinstall it (pip install -e . or pip install numba)")
     return backend
 
 

@@ -1,4 +1,4 @@
-"""Compiled (numba) kernels of the batched race; optional dependency.
+"""Compiled (numba) kernels of the batched race.
 
 docs/math/alignment.rst, docs/math/race.rst, docs/math/ties.rst.
 
@@ -23,9 +23,10 @@ exactly 0), and the same ``counts × weight`` arithmetic when every covered samp
 same weight (±1 labels, equal norms), which keeps exact ties exact. Only the summation
 order of non-uniform weights differs (relative differences ~1e-15).
 
-This module imports numba (the ``scale`` extra); :mod:`jumpprocess.scale.batch` imports it only
-when :func:`available` says numba is installed, and otherwise uses its numpy reference
-path. Kernels are compiled on first use and cached on disk (``cache=True``).
+This module imports numba (a core dependency); :mod:`jumpprocess.scale.batch` imports it only
+when a compiled batch runs (and falls back to its numpy reference path if numba cannot be
+imported). Kernels are compiled on first use and cached on disk (``cache=True``), so a new
+process loads them instead of compiling again.
 """
 
 from __future__ import annotations
