@@ -154,7 +154,8 @@ def sign_stable_pass(U: np.ndarray, a: np.ndarray, norms: np.ndarray, labels: np
     """
     run = kernel("alignment", _sign_stable_rows, _warm_sign_stable, fastmath={"reassoc", "nsz"})
     stable = np.empty(U.shape[0], dtype=np.bool_)
-    inv_sq = np.ascontiguousarray(np.asarray(norms, dtype=np.float64) ** -2.0)
+    norms = np.asarray(norms, dtype=np.float64)
+    inv_sq = 1.0 / (norms * norms)  # within an ulp or two of s⁻² (the bound allows it); x ** -2.0 costs 20x more
     run(np.ascontiguousarray(U, dtype=np.float64), np.ascontiguousarray(a, dtype=np.float64), inv_sq,
         np.sign(labels).astype(np.int8), good, stable)
     return stable
