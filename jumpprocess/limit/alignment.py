@@ -441,10 +441,11 @@ def _descent_outcomes(problem, init, eta, signs, good, loop: str = "auto") -> No
 # a, Φ and the death counts). Small steps at large n need ~1/(ηλ) iterations: the compiled
 # loop runs ~10^4 times faster, but loading it costs ~1 s once per process.
 
-#: Until the compiled loop is loaded, the numpy loop runs first for up to this long
-#: (seconds), in chunks of ``_NUMPY_CHUNK`` steps: most step sizes settle within it, so a
-#: first gradient-descent ``simulate`` need not load numba at all.
-_NUMPY_FIRST_SECONDS = 0.15
+#: Until the compiled loop is loaded, the numpy loop runs first for up to this much CPU
+#: time (seconds, ``time.process_time``: a busy machine does not shorten it), in chunks of
+#: ``_NUMPY_CHUNK`` steps: most step sizes settle within it, so a first gradient-descent
+#: ``simulate`` need not load numba at all (which costs about a second once per process).
+_NUMPY_FIRST_SECONDS = 0.25
 _NUMPY_CHUNK = 256
 
 
@@ -453,8 +454,8 @@ def _iterate_descent(a, arrays, eta, n, dead_up, dead_dn, loop: str = "auto"):
 
     ``"numpy"``: the numpy loop alone (cap ``MAX_ALIGNMENT_STEPS_NUMPY``). ``"compiled"``:
     the compiled loop from the start. ``"auto"``: the compiled loop if it is loaded in this
-    process, else the numpy loop for up to ``_NUMPY_FIRST_SECONDS`` and then the compiled
-    loop from the state reached. The step cap counts the steps of both.
+    process, else the numpy loop for up to ``_NUMPY_FIRST_SECONDS`` of CPU time and then the
+    compiled loop from the state reached. The step cap counts the steps of both.
     """
     if loop not in ("auto", "numpy", "compiled"):
         raise ValueError(f"loop must be 'auto', 'numpy' or 'compiled', got {loop!r}")
@@ -463,14 +464,14 @@ def _iterate_descent(a, arrays, eta, n, dead_up, dead_dn, loop: str = "auto"):
     numpy_steps = {"numpy": MAX_ALIGNMENT_STEPS_NUMPY, "compiled": 0}.get(loop)
     if numpy_steps is None:
         numpy_steps = 0 if compiled_kernels.is_loaded("descent") else MAX_ALIGNMENT_STEPS_NUMPY
-    start = time.perf_counter()
+    start = time.process_time()
     while used < numpy_steps:
         chunk = min(_NUMPY_CHUNK, numpy_steps - used)
         settled = _descent_loop_numpy(a, *arrays, eta, n, chunk, dead_up, dead_dn, phi)
         used += chunk
         if settled.all() or (loop == "numpy" and used == numpy_steps):
             return settled, MAX_ALIGNMENT_STEPS_NUMPY, False
-        if loop == "auto" and time.perf_counter() - start > _NUMPY_FIRST_SECONDS:
+        if loop == "auto" and time.process_time() - start > _NUMPY_FIRST_SECONDS:
             break
     kernel = _compiled_descent_loop()
     if kernel is None:  # pragma: no cover - numba is a core dependency
