@@ -19,7 +19,9 @@ Run it in a core install (``pip install -e .``: numba is a core dependency, no e
 
 Asserts nothing: the machine may be shared (the load average is printed). ``--clock cpu`` times
 with the process's CPU time (``time.process_time``, all its threads) instead of wall time: on a
-busy machine it leaves out the time other processes hold the cores.
+busy machine it leaves out the time other processes hold the cores. Run it with
+``OPENBLAS_NUM_THREADS=1`` then, so that the reference pass is one thread's work like the engine's
+(the CPU time of several BLAS threads adds up).
 """
 
 from __future__ import annotations
@@ -136,7 +138,8 @@ def main(argv=None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"jumpprocess {jumpprocess.__version__} | numpy {np.__version__} | numba {numba.__version__} | "
           f"python {platform.python_version()} | {os.cpu_count()} cores | load average {load:.2f} | "
-          f"extras installed: {', '.join(extras) or 'none (core install)'} | clock: {args.clock}\n")
+          f"extras installed: {', '.join(extras) or 'none (core install)'} | clock: {args.clock} | "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}\n")
 
     rates = batch_throughput(args.trials, args.repeats)
     print("1. simulate_many, n = 1000, m = 40, ±1 balanced labels, balanced init, gradient flow")

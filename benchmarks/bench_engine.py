@@ -9,6 +9,9 @@ multiple of it. Measurements are interleaved (round-robin) so that load on a sha
 machine affects all rows alike.
 
     python benchmarks/bench_engine.py [--n 100000] [--m 64] [--repeats 41] [--seed 0] [--clock cpu]
+
+``--clock cpu`` times by the process's CPU time (on a busy machine, other processes' turns are
+left out); use it with ``OPENBLAS_NUM_THREADS=1`` so that the reference pass is one thread's work.
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ def main(argv=None) -> int:
     print(f"jumpprocess {jumpprocess.__version__} engine benchmark — numpy {np.__version__}, "
           f"python {platform.python_version()}, {os.cpu_count()} cores, float64 engine")
     print(f"instance: n = {args.n}, m = {args.m}, ±1 balanced labels, unit norms, balanced init, seed {args.seed}; "
-          f"{traj.num_jumps} jumps, {traj.status}; {args.repeats} interleaved repeats; clock: {args.clock}\n")
+          f"{traj.num_jumps} jumps, {traj.status}; {args.repeats} interleaved repeats; clock: {args.clock} "
+          f"(OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')})\n")
     print(f"{'case':<24} {'median ms':>10} {'passes':>8}   target")
     for name, value in medians.items():
         target = TARGETS.get(name)
