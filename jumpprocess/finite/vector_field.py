@@ -161,47 +161,71 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
                    max_steps, step0, check_after, stop_step, half_fit, losses):
     """Iterate exact gradient descent until an event; returns ``(steps taken, code)``.
 
-    Codes: 0 converged (:func:`stationarity_gap` ``≤ conv_tol · max|y|``, checked every
-    4 steps from step ``check_after`` on), 1 a small neuron crossed ``exp(log_delta)`` and was made large,
-    2 ``max_steps`` taken, 3 ``stop_step`` reached, 4 non-finite state. ``losses[k]`` and
-    ``half_fit`` (first step with ``|r_i| ≤ |y_i|/2``) are recorded for the iterates
-    ``θ_{step0 + k}`` *before* each step, as training code does.
+    Codes: 0 converged (``max_i |r_i − r*_i| ≤ conv_tol · max|y|``, with ``r*`` from
+    :func:`covered_residual`, checked from step ``check_after`` on), 1 a small neuron
+    crossed ``exp(log_delta)`` and was made large, 2 ``max_steps`` taken, 3 ``stop_step``
+    reached, 4 non-finite state. ``losses[k]`` and ``half_fit`` (first step with
+    ``|r_i| ≤ |y_i|/2``) are recorded for the iterates ``θ_{step0 + k}`` *before* each
+    step, as training code does.
+
+    One fused pass per neuron and step: the output-weight gradient and the update of the
+    alive coordinates (old values on the right-hand side, as in :func:`descent_step`),
+    then the neuron's share of the next residual.
     """
     m, n1 = X.shape
     n = n1 - 1
     ymax = 0.0
     for i in range(n):
         ymax = max(ymax, abs(y[i]))
-    dX = np.empty_like(X)
+    inv_n = 1.0 / n
+    r = residual(X, alive, large, y, s)
+    r_next = np.empty(n)
+    target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
     for k in range(max_steps):
         step = step0 + k
-        r = residual(X, alive, large, y, s)
         loss = 0.0
+        gap = 0.0
         for i in range(n):
             loss += r[i] * r[i]
+            gap = max(gap, abs(r[i] - target[i]))
             if half_fit[i] < 0 and y[i] != 0.0 and abs(r[i]) <= 0.5 * abs(y[i]):
                 half_fit[i] = step
-        losses[k] = 0.5 * loss / n
+        losses[k] = 0.5 * loss * inv_n
         if not np.isfinite(loss):
             return k, 4
         if step >= stop_step:
             return k, 3
-        if step >= check_after and (step - step0) % 4 == 0:
-            if stationarity_gap(X, alive, large, log_scale, y, s, cover_log_amp) <= conv_tol * ymax:
+        if step >= check_after and gap <= conv_tol * ymax:
+            # Confirm against a fresh r*: the cover may have changed since (a death, or a
+            # neuron crossing δ, which the direct method does not flag).
+            target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
+            gap = 0.0
+            for i in range(n):
+                gap = max(gap, abs(r[i] - target[i]))
+            if gap <= conv_tol * ymax:
                 return k, 0
-        flow_derivative(X, alive, r, s, dX)
+        for i in range(n):
+            r_next[i] = y[i]
         promoted = False
         for j in range(m):
+            a = X[j, 0]
+            acc = 0.0
             amp2 = 0.0
-            for c in range(n1):
-                X[j, c] += eta * dX[j, c]
-            amp2 = X[j, 0] * X[j, 0]
+            scale = eta * a * inv_n
             for i in range(n):
                 if alive[j, i]:
-                    if X[j, i + 1] <= 0.0:
+                    z = X[j, i + 1]
+                    g = r[i] * s[i]
+                    acc += g * z
+                    z += scale * g
+                    X[j, i + 1] = z
+                    if z <= 0.0:
                         alive[j, i] = False
                     else:
-                        amp2 += X[j, i + 1] * X[j, i + 1]
+                        amp2 += z * z
+            a += eta * acc * inv_n
+            X[j, 0] = a
+            amp2 += a * a
             if not large[j] and amp2 > 0.0:
                 log_amp = 0.5 * np.log(amp2)
                 if log_scale[j] + log_amp >= log_delta:
@@ -216,8 +240,15 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
                     for c in range(n1):
                         X[j, c] *= factor
                     log_scale[j] += log_amp
+            if large[j] and a != 0.0:
+                for i in range(n):
+                    if alive[j, i]:
+                        r_next[i] -= a * s[i] * X[j, i + 1]
+        r, r_next = r_next, r
         if promoted:
             return k + 1, 1
+        if k % 64 == 63:
+            target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
     return max_steps, 2
 
 

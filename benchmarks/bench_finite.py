@@ -1,0 +1,86 @@
+"""Finite-σ engines: hybrid vs direct vs real-network gradient descent (one run, medians, ratios).
+
+    python benchmarks/bench_finite.py            # n = 1000, m = 40 (the issue's instance), n = 1e4 report
+    python benchmarks/bench_finite.py --quick    # smaller, for a smoke test
+
+Instance: ±1 balanced labels, unit norms, balanced init, gradient descent η = 1. The real
+network is :func:`jumpprocess.finite.reference.gradient_descent` (float64 numpy, inputs
+X = I, d = n), trained until every sample the run fits is within 1e-3 of its label.
+Every timing excludes numba's one-time kernel loading (reported apart).
+"""
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+
+import jumpprocess
+from jumpprocess import OrthogonalProblem, make_problem, orthonormal_inputs, sample_initialization, simulate_finite
+from jumpprocess.finite import gradient_descent
+from jumpprocess.finite.engine import warm_up
+
+
+def median_time(call, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n = 200, m = 16 (a smoke run)")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats per hybrid timing (median)")
+    parser.add_argument("--skip-real", action="store_true", help="do not train the real network")
+    args = parser.parse_args(argv)
+    n, m, big_n, big_m = (200, 16, 2000, 24) if args.quick else (1000, 40, 10_000, 53)
+    eta = 1.0
+    startup = warm_up()
+    print(f"jumpprocess {jumpprocess.__version__}, numpy {np.__version__}, {platform.processor() or platform.machine()}, "
+          f"float64 CPU; kernel loading {startup:.2f} s (once per process, excluded below)")
+    labels = make_problem(n, "sign-balanced", seed=0).labels
+    problem = OrthogonalProblem.from_inputs(orthonormal_inputs(n), labels)
+    init = sample_initialization(problem, m, "balanced", seed=1)
+    print(f"\ninstance: n = {n}, m = {m}, ±1 balanced labels, balanced init, gradient descent η = {eta:g}\n")
+    print(f"{'engine':<8} {'σ':>8} {'ln(1/σ)':>8} {'median s':>10} {'activations':>11}")
+    hybrid = {}
+    for sigma in (1e-8, 1e-16, 1e-300):
+        seconds, run = median_time(lambda: simulate_finite(problem, init, sigma=sigma, step_size=eta), args.repeats)
+        hybrid[sigma] = seconds
+        print(f"{'hybrid':<8} {sigma:>8.0e} {-np.log(sigma):>8.1f} {seconds:>10.4f} {len(run.neurons):>11}")
+    direct = {}
+    for sigma in (1e-8, 1e-16, 1e-32, 1e-64, 1e-128):
+        seconds, run = median_time(lambda: simulate_finite(problem, init, sigma=sigma, step_size=eta, method="direct"), 1)
+        direct[sigma] = seconds
+        print(f"{'direct':<8} {sigma:>8.0e} {-np.log(sigma):>8.1f} {seconds:>10.4f} {len(run.neurons):>11}")
+    real = None
+    if not args.skip_real:
+        run16 = simulate_finite(problem, init, sigma=1e-16, step_size=eta)
+        targets = np.isfinite(run16.half_fit_times)
+        start = time.perf_counter()
+        ref, = gradient_descent([problem], [init], [1e-16], eta, targets=[targets], max_steps=200_000)
+        real = time.perf_counter() - start
+        same = np.array_equal(np.where(ref.half_fit_steps >= 0, ref.half_fit_steps, -1),
+                              np.where(targets, np.round(run16.half_fit_times / eta), -1).astype(int))
+        print(f"{'real GD':<8} {1e-16:>8.0e} {-np.log(1e-16):>8.1f} {real:>10.4f}   ({ref.status}; "
+              f"half-fit steps identical to the hybrid's: {same})")
+    big_labels = make_problem(big_n, "sign-balanced", seed=0).labels
+    big = OrthogonalProblem(big_labels)
+    big_init = sample_initialization(big, big_m, "balanced", seed=1)
+    seconds, run = median_time(lambda: simulate_finite(big, big_init, sigma=1e-16, step_size=eta), 1)
+    print(f"\nn = {big_n}, m = {big_m}: hybrid at σ = 1e-16 in {seconds:.3f} s ({len(run.neurons)} activations)")
+    print("\nratios (targets from the issue):")
+    if real is not None:
+        print(f"  real GD / hybrid at σ = 1e-16:      {real / hybrid[1e-16]:8.1f}x   (>= 100)")
+    print(f"  hybrid σ = 1e-300 / σ = 1e-8:       {hybrid[1e-300] / hybrid[1e-8]:8.2f}x   (<= 2)")
+    grow = [direct[s] / direct[1e-8] for s in (1e-16, 1e-32, 1e-64, 1e-128)]
+    print(f"  direct time / time at 1e-8, for ln(1/σ) ×2, ×4, ×8, ×16: " + ", ".join(f"{g:.2f}" for g in grow)
+          + "   (grows with ln(1/σ))")
+
+
+if __name__ == "__main__":
+    main()
