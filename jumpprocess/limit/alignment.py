@@ -1,10 +1,10 @@
-"""Early alignment: the scale-free phase at τ = 0+ (spec §3).
+"""Early alignment: the scale-free phase at τ = 0+ (docs/math/alignment.rst).
 
 While every neuron is O(σ) the residual is ``r = y`` and each neuron follows a linear,
 piecewise-linear ODE whose outcome is a sign ``sgn_j ∈ {−1, 0, 1}`` and a good set
 ``G_j ⊆ {i : sgn_j y_i > 0}``.
 
-Reduction used throughout (derived from spec §3; ``z_i = U_ji / s_i``, ``v_i = y_i s_i``):
+Reduction used throughout (derived from docs/math/alignment.rst; ``z_i = U_ji / s_i``, ``v_i = y_i s_i``):
 every active coordinate moves along ``v`` by one *common* scalar,
 
     z_i(t) = z_i(0) + v_i Φ(t),    Φ(t) = (1/n) ∫_0^t a(u) du,
@@ -23,11 +23,11 @@ threshold (the dying term and its derivative vanish there), so ``C + Q`` is C¹ 
 convex along a monotone phase. Hence ``a`` changes sign at most once: at the first root
 of ``C + Q`` in the direction of motion; after it the function starts at 0 with positive
 slope and never returns. When ``C >= 0`` there is no root at all (the sign-stable case
-``|ā_j| >= ||w̄_j||`` of the spec). The outcome is exact and costs ``O(n log n)`` per
+``|ā_j| >= ||w̄_j||``). The outcome is exact and costs ``O(n log n)`` per
 neuron that is not sign-stable, ``O(n)`` per neuron that is.
 
 *Gradient descent* (step η). ``a² − ||w||²`` is not conserved and a large step may flip
-``a`` even from a balanced init (spec §3 caution), so every neuron is iterated exactly:
+``a`` even from a balanced init (docs/math/alignment.rst, "Gradient descent"), so every neuron is iterated exactly:
 the 2-d recurrence ``a ← a + η q/n``, ``Φ ← Φ + η a/n`` with ``q = Σ_alive v_i z_i``, a
 coordinate that steps to ``≤ 0`` freezes there. A neuron is settled when ``a > 0``,
 ``q >= 0`` and no coordinate with ``v_i < 0`` is alive (or the mirror image): then
@@ -62,7 +62,7 @@ _SAFE_LOW, _SAFE_HIGH = 2.0**-900, 2.0**900  # squares outside this range are re
 
 @dataclass(frozen=True, eq=False)
 class Alignment:
-    """Outcome of early alignment (spec §3).
+    """Outcome of early alignment (docs/math/alignment.rst).
 
     Attributes
     ----------
@@ -110,7 +110,7 @@ def check_compatible(problem: OrthogonalProblem, init: Initialization) -> None:
 
 
 def align(problem: OrthogonalProblem, init: Initialization, step_size: float | None = None) -> Alignment:
-    """Signs and good sets after early alignment (spec §3), exactly.
+    """Signs and good sets after early alignment (docs/math/alignment.rst), exactly.
 
     Parameters
     ----------
@@ -152,7 +152,7 @@ def align(problem: OrthogonalProblem, init: Initialization, step_size: float | N
 
 
 def _sign_stable_pass(problem, init, signs, good, compiled: bool | None = None) -> np.ndarray:
-    """The sign-stable shortcut for every neuron where it provably applies (spec §3).
+    """The sign-stable shortcut for every neuron where it provably applies (docs/math/alignment.rst).
 
     A neuron is sign-stable under gradient flow when ``C_j = ā_j² − Σ_{Ū_ji>0} z_ji² >= 0``
     (module notes). The cheap sufficient test ``ā_j² >= Σ_i z_ji² − Σ_{i<h, Ū_ji<0} z_ji²``
@@ -247,7 +247,7 @@ def _flow_outcome(problem, preactivations, a0) -> tuple[int, np.ndarray]:
     thresholds ``θ_1 <= θ_2 <= ...``. With ``V = C + Q`` convex (module notes), a turn
     exists iff ``min V <= 0``, and coordinate k died before the turn iff ``V(θ_k) >= 0`` and
     ``V'(θ_k) < 0`` (on the decreasing branch, up to the first root; a coordinate reaching
-    0 at the very instant a does is dead, as in the spec's event procedure). No root
+    0 at the very instant a does is dead, as in the event procedure of docs/math/alignment.rst). No root
     is computed: only signs, decided in floats with error bounds, or exactly
     (:func:`_flow_outcome_exact`) when a bound does not decide.
     """

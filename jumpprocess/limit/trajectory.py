@@ -291,7 +291,7 @@ class Trajectory:
 
     @cached_property
     def status(self) -> str:
-        """How the run ended, as a sentence (STYLE §4)."""
+        """How the run ended, as a sentence."""
         parts = []
         if self.unstable_jumps.size:
             k = int(self.unstable_jumps[0])

@@ -1,7 +1,8 @@
-"""Many trials of the limit process at once: ``simulate_many`` (spec §3–§8).
+"""Many trials of the limit process at once: ``simulate_many``.
 
-Statistics of the jump process (probability of interpolation, §7; number of activations;
-time to interpolate; the implicit-bias norm ratio, §8) need thousands of independent
+Statistics of the jump process (probability of interpolation, docs/math/probability.rst;
+number of activations; time to interpolate; the implicit-bias norm ratio,
+docs/math/implicit-bias.rst) need thousands of independent
 initializations of one problem. :func:`simulate_many` runs them as one vectorized call:
 the activation patterns of all trials are built as sample-major bit masks (``⌈m/64⌉``
 ``uint64`` words per sample) and one compiled kernel (:mod:`jumpprocess.scale.kernels`) runs the
@@ -11,16 +12,17 @@ Two ways to obtain a trial's activation pattern (``sampling``):
 
 ``"weights"``
     Draw ``θ̄ = sample_initialization(problem, m, init, seed=seeds[t])`` and align it
-    (spec §3). Trial ``t`` is then *exactly* ``simulate(problem, that init, step_size)``.
+    (docs/math/alignment.rst). Trial ``t`` is then *exactly* ``simulate(problem, that init, step_size)``.
 ``"pattern"``
     Draw the pattern from its law. For a sign-stable initialization (``"balanced"``,
     ``"output-dominated"``) under gradient flow, ``sgn_j = sign(ā_j)`` is a fair sign and
     ``1[Ū_ji > 0]`` are fair coins, all independent (``ā_j``'s sign is drawn independently
     of ``w̄_j``, and for orthogonal inputs the ``Ū_ji = <w̄_j, x_i>`` are independent centred
-    Gaussians, spec §7), and ``G_j = {i : Ū_ji > 0, sgn_j y_i > 0}`` (spec §3). So the
+    Gaussians, docs/math/probability.rst), and ``G_j = {i : Ū_ji > 0, sgn_j y_i > 0}``
+    (docs/math/alignment.rst). So the
     pattern has the same law as under ``"weights"``, at the cost of ``m n`` random *bits*
     instead of ``m n`` Gaussians. Not available for the Gaussian init (whose ``a_j`` may
-    flip) nor for gradient descent (spec §3 caution).
+    flip) nor for gradient descent (docs/math/alignment.rst, "Gradient descent").
 
 ``"auto"`` (default) is ``"pattern"`` where it is valid and ``"weights"`` elsewhere.
 
@@ -93,16 +95,16 @@ class BatchSummary:
     seeds : ndarray of uint64, shape (trials,)
         Per-trial seeds (module notes).
     interpolates : ndarray of bool
-        Every sample with ``y_i != 0`` fitted (coverage, spec §4).
+        Every sample with ``y_i != 0`` fitted (coverage, docs/math/race.rst).
     num_jumps : ndarray of int
         Number of activations ``J``.
     first_time, final_time : ndarray of float
         First and last jump time in rescaled time ``τ = t/ln(1/σ)`` (NaN and 0.0 when
         there is no jump); ``final_time`` is the time to interpolate when ``interpolates``.
     squared_norm : ndarray of float
-        ``2 Σ_k ||(y/s)_{F_k}||_2`` (spec §5, §8).
+        ``2 Σ_k ||(y/s)_{F_k}||_2`` (docs/math/saddles.rst, docs/math/implicit-bias.rst).
     norm_ratio : ndarray of float
-        ``squared_norm / min_squared_norm`` (spec §8; 1.0 when all labels are 0) for
+        ``squared_norm / min_squared_norm`` (docs/math/implicit-bias.rst; 1.0 when all labels are 0) for
         trials that interpolate, NaN for the others (a stalled network is no
         interpolator, so it has no norm ratio): ``summary["norm_ratio"].mean()`` is NaN
         as soon as one trial stalled; average the interpolating ones with
@@ -113,13 +115,13 @@ class BatchSummary:
         Number of samples never fitted.
     ambiguous : ndarray of bool
         The limit function is not determined by the race: some tie group's remaining sets
-        overlapped without being identical (spec §6; ``Trajectory.ambiguous``), and which
+        overlapped without being identical (docs/math/ties.rst; ``Trajectory.ambiguous``), and which
         neuron fits what is the convention "lowest index first".
     function_determined : ndarray of bool
         ``~ambiguous``: the learned function, losses, times and squared norm are
         determined (``Trajectory.function_determined``).
     num_tie_groups : ndarray of int
-        Jump times at which two or more neurons tied (spec §6).
+        Jump times at which two or more neurons tied (docs/math/ties.rst).
     identical_ties : ndarray of bool
         Some tie was between neurons with identical remaining sets: the function is
         determined, not which neuron fits (``Trajectory.identical_ties``).
@@ -293,7 +295,7 @@ def sample_pattern_masks(problem: OrthogonalProblem, m: int, seeds, *, compiled:
     """Sample-major good-set masks drawn from the sign-stable law (module notes).
 
     Returns ``good`` of shape ``(len(seeds), n, ⌈m/64⌉)``, dtype uint64: bit ``j`` of
-    ``good[t, i]`` is 1 iff ``Ū_ji > 0`` and ``sgn_j y_i > 0`` in trial ``t`` (spec §3).
+    ``good[t, i]`` is 1 iff ``Ū_ji > 0`` and ``sgn_j y_i > 0`` in trial ``t`` (docs/math/alignment.rst).
     ``compiled`` selects the numba combination step instead of numpy (same result).
     """
     n, words = problem.n, _words(m)
@@ -322,7 +324,7 @@ def pattern_initialization(problem: OrthogonalProblem, m: int, seed) -> Initiali
     """A balanced-type initialization whose activation pattern is trial ``seed``'s law draw.
 
     ``ā_j = 2 sgn_j`` and ``Ū_ji = ±s_i/√n`` with the signs of :func:`_pattern_bits`
-    (so ``||w̄_j|| = 1 < |ā_j|``: sign-stable, spec §3). Then
+    (so ``||w̄_j|| = 1 < |ā_j|``: sign-stable, docs/math/alignment.rst). Then
     ``simulate(problem, pattern_initialization(problem, m, seeds[t]))`` reproduces trial
     ``t`` of ``simulate_many(..., sampling="pattern")`` exactly.
 
@@ -348,7 +350,8 @@ def pattern_trajectory(problem: OrthogonalProblem, m: int, seed):
     """The full trajectory of one law-sampled trial, without building float weights.
 
     Equal to ``simulate(problem, pattern_initialization(problem, m, seed))`` (same signs,
-    good sets and race, spec §3–§4), but the pattern is drawn as bits and unpacked to the
+    good sets and race, docs/math/alignment.rst, docs/math/race.rst), but the pattern is drawn as
+    bits and unpacked to the
     ``(m, n)`` good sets directly: at n = 10⁶, m = 80 it needs 80 MB instead of 640 MB of
     preactivations and no Gaussian sampling.
 
@@ -382,8 +385,9 @@ def _resolve_sampling(sampling, kind: InitKind, step_size) -> Sampling:
     if sampling is Sampling.AUTO:
         return Sampling.PATTERN if pattern_valid else Sampling.WEIGHTS
     if sampling is Sampling.PATTERN and not pattern_valid:
-        why = ("gradient descent can flip a_j even from a balanced init (spec §3 caution)"
-               if step_size is not None else f"the {kind.value!r} init is not sign-stable (a_j may flip, spec §3)")
+        why = ("gradient descent can flip a_j even from a balanced init (docs/math/alignment.rst)"
+               if step_size is not None
+               else f"the {kind.value!r} init is not sign-stable (a_j may flip, docs/math/alignment.rst)")
         raise ValueError(f"sampling='pattern' samples the sign-stable gradient-flow law, but {why}; use sampling='weights'")
     return sampling
 
@@ -427,7 +431,9 @@ def simulate_many(
     d: int | None = None,
     first_trial: int = 0,
 ) -> BatchSummary:
-    """Simulate the σ→0 limit from ``trials`` independent initializations (spec §3–§8).
+    """Simulate the σ→0 limit from ``trials`` independent initializations.
+
+    docs/math/alignment.rst to docs/math/implicit-bias.rst.
 
     Parameters
     ----------
@@ -443,7 +449,7 @@ def simulate_many(
         Root seed; trial ``t`` uses ``trial_seeds(seed, first_trial + trials)[first_trial + t]``.
     step_size : float, optional
         ``None`` for gradient flow, else gradient descent with step η (rates
-        ``ln(1+ηλ)/η``, spec §4).
+        ``ln(1+ηλ)/η``, docs/math/race.rst).
     sampling : {"auto", "weights", "pattern"}
         How each trial's activation pattern is drawn (module notes). With ``"weights"``
         trial ``t`` equals ``simulate(problem, sample_initialization(problem, m, init,
@@ -477,7 +483,7 @@ def simulate_many(
 
     Notes
     -----
-    Cost per trial: ``O(m n)`` bit operations for the race (spec §4) plus the sampling:
+    Cost per trial: ``O(m n)`` bit operations for the race (docs/math/race.rst) plus the sampling:
     ``m n`` Gaussians (``"weights"``) or ``m n`` random bits (``"pattern"``). Trials are
     processed in chunks of at most 64 MiB of masks (but at least one trial per core).
 
