@@ -59,6 +59,22 @@ def test_every_cited_docs_page_and_section_exists():
     assert not missing, "citations of docs pages that do not exist:\n" + "\n".join(missing)
 
 
+# Citations of documents that are not in the repository: the old specification ("spec §4",
+# "§4", spec/limit-process.md) and the house style guide; the mathematics is cited as docs/math/.
+OUTSIDE = re.compile(r"[Ss]pec §|(?<![\w§])§\d|spec/limit-process|STYLE §|spec_section")
+
+
+def test_no_citation_of_documents_outside_the_repository():
+    docs = [p for p in (ROOT / "docs").rglob("*")
+            if p.suffix in (".rst", ".md", ".py", ".ipynb") and not set(p.relative_to(ROOT).parts) & set(GENERATED)]
+    offenders = []
+    for path in [*_citing_files(), *docs]:
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if OUTSIDE.search(line) and path.name != "test_docs.py":
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}")
+    assert not offenders, "cite docs/math/<page>.rst instead:\n" + "\n".join(offenders)
+
+
 def test_documentation_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx")
     # Build from a copy so that the generated gallery and API pages never touch the tree.
