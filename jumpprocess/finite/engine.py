@@ -56,6 +56,11 @@ class Tolerances:
         A window ends when ``max_i |r_i − r*_i| <= convergence · max|y|``. The error this
         leaves is second order in it: ``r − r*`` vanishes off the covered samples, where
         small neurons have ``w = r* s = 0`` (docs/math/finite-sigma.rst).
+    projection : float
+        When ``max_i |r_i − r*_i| <= projection · max|y|`` and no small neuron is due to
+        grow before the tail has died out, the rest of the convergence tail is done in
+        closed form (:mod:`.projection`, error O(projection²)); 0 integrates every tail.
+        Hybrid only.
     max_steps : int
         Budget of integrator steps (flow) or descent steps integrated one by one (GD).
     """
@@ -63,6 +68,7 @@ class Tolerances:
     delta: float = 1e-6
     rtol: float = 1e-10
     convergence: float = 1e-5
+    projection: float = 3e-4
     max_steps: int = 20_000_000
 
     def __post_init__(self):
@@ -70,6 +76,8 @@ class Tolerances:
             value = getattr(self, name)
             if not (isinstance(value, numbers.Real) and 0 < float(value) < 1):
                 raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+        if not (isinstance(self.projection, numbers.Real) and 0 <= float(self.projection) < 1):
+            raise ValueError(f"projection must be a number in [0, 1), got {self.projection!r}")
         if not isinstance(self.max_steps, numbers.Integral) or self.max_steps < 1:
             raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
 
@@ -270,6 +278,7 @@ class _Runner:
         self.log_delta = math.log(tol.delta * scale)
         self.state = initial_state(problem, init, log_sigma, all_large=not self.hybrid)
         self.records = _Records(self.n)
+        self._ymax = float(np.max(np.abs(self.y), initial=0.0))
 
     # -- small neurons -------------------------------------------------------------------
     def _small_rows(self):
@@ -393,8 +402,8 @@ class _Runner:
             step0 = int(st.clock)
             k, code = vf.descent_window(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.eta,
                                         self.log_delta if self.hybrid else math.inf, self.log_delta,
-                                        self.tol.convergence, chunk, step0, _check_step(self._check_after),
-                                        stop_step, half, losses)
+                                        self.tol.convergence, self._projection_tol(), chunk, step0,
+                                        _check_step(self._check_after), stop_step, half, losses)
             recorded = k if code in (1, 2) else k + 1
             self.records.extend(np.arange(step0, step0 + recorded) * self.eta, losses[:recorded].copy())
             st.clock = step0 + k
@@ -403,6 +412,11 @@ class _Runner:
             self.records.half_fit[newly] = half[newly] * self.eta
             if code == 0:
                 return "converged"
+            if code == 5:
+                self._try_projection()
+                continue
+            if code == 1:
+                self._projection_blocked = False
             if code == 3:
                 return "stopped at the requested time"
             if code == 4:
@@ -422,9 +436,18 @@ class _Runner:
         h = getattr(self, "_h", None) or self._initial_step()
         steps = 0
         while True:
-            if steps % 4 == 0 and st.clock >= self._check_after and self._converged():
-                self._h = h
-                return "converged"
+            if steps % 4 == 0 and st.clock >= self._check_after:
+                gap = self._gap()
+                if gap <= self.tol.convergence * self._ymax:
+                    self._h = h
+                    return "converged"
+                if gap <= self._projection_tol() * self._ymax:
+                    self._try_projection()
+                    r, f = system.derivative(st.X, st.alive, st.large)
+                    dr = system.residual_rate(st.X, f, st.alive, st.large)
+                    self.records.set_last_rate(float(r @ dr) / self.n)
+                    steps += 1
+                    continue
             if st.clock >= stop_time:
                 return "stopped at the requested time"
             h = min(h, stop_time - st.clock)
@@ -454,7 +477,9 @@ class _Runner:
             t0 = st.clock
             st.X = X1
             st.clock = t0 + used
-            if self._promote() or changed:
+            promoted = self._promote()
+            if promoted or changed:
+                self._projection_blocked = False
                 r1, f1 = system.derivative(st.X, st.alive, st.large)
             dr1 = system.residual_rate(st.X, f1, st.alive, st.large)
             self.records.add(st.clock, 0.5 * float(r1 @ r1) / self.n, float(r1 @ dr1) / self.n)
@@ -487,10 +512,51 @@ class _Runner:
         rate = max(float(np.linalg.norm(v)) / self.n, float(np.max(np.abs(v))) / self.n, 1e-300)
         return 1e-2 / rate
 
-    def _converged(self):
+    def _gap(self):
         st = self.state
-        gap = self.vf.stationarity_gap(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.log_delta)
-        return gap <= self.tol.convergence * float(np.max(np.abs(self.y), initial=0.0))
+        return self.vf.stationarity_gap(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.log_delta)
+
+    _projection_blocked = False
+
+    def _projection_tol(self):
+        if not self.hybrid or self._projection_blocked:
+            return 0.0
+        return float(self.tol.projection)
+
+    def _try_projection(self):
+        """Do the rest of the convergence tail in closed form, if nothing grows before it ends.
+
+        Refused (and not tried again until the cover changes) when a covered sample is not
+        half-fitted yet or a small neuron would reach δ within twice the tail's duration.
+        """
+        from .projection import project_tail
+
+        self._projection_blocked = True
+        st = self.state
+        amps = self.vf.amplitudes(st.X, st.alive)
+        with np.errstate(divide="ignore"):
+            cover = st.large & (st.X[:, 0] != 0.0) & (np.log(amps) + st.log_scale >= self.log_delta)
+        covered = st.alive[cover].any(axis=0)
+        if np.any(covered & (self.y != 0) & np.isnan(self.records.half_fit)):
+            return False
+        r = self.vf.residual(st.X, st.alive, st.large, self.y, self.s)
+        gap = float(np.max(np.abs(r[covered]), initial=0.0))
+        if gap == 0.0:
+            return False
+        rows = np.flatnonzero(st.large & (st.X[:, 0] != 0.0))
+        D = (st.alive[rows][:, covered] * (st.X[rows, 0] ** 2)[:, None]).sum(axis=0) * self.s[covered] ** 2 / self.n
+        if D.size == 0 or np.min(D) <= 0:
+            return False
+        tail = math.log(max(gap / (1e-12 * self._ymax), 1.0)) / float(np.min(D))
+        if self.eta is not None:
+            tail /= self.eta
+        small = self._small_rows()
+        times = self._time_to_delta(small, self._target_residual() * self.s)
+        if times.size and float(times.min()) < 2.0 * tail:
+            return False
+        project_tail(st.X, st.alive, st.large, covered, r, self.y, self.s, self.n)
+        self.records.add(self._time(), self._loss(), 0.0)
+        return True
 
 
 def _check_step(value):

@@ -157,14 +157,15 @@ def stationarity_gap(X, alive, large, log_scale, y, s, cover_log_amp):
 
 
 @njit(cache=True)
-def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_amp, conv_tol,
+def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_amp, conv_tol, proj_tol,
                    max_steps, step0, check_after, stop_step, half_fit, losses):
     """Iterate exact gradient descent until an event; returns ``(steps taken, code)``.
 
     Codes: 0 converged (``max_i |r_i − r*_i| ≤ conv_tol · max|y|``, with ``r*`` from
     :func:`covered_residual`, checked from step ``check_after`` on), 1 a small neuron
     crossed ``exp(log_delta)`` and was made large, 2 ``max_steps`` taken, 3 ``stop_step``
-    reached, 4 non-finite state. ``losses[k]`` and ``half_fit`` (first step with
+    reached, 4 non-finite state, 5 close enough to the equilibrium for the tail to be
+    projected (``gap ≤ proj_tol · max|y|``; :mod:`.projection`). ``losses[k]`` and ``half_fit`` (first step with
     ``|r_i| ≤ |y_i|/2``) are recorded for the iterates ``θ_{step0 + k}`` *before* each
     step, as training code does.
 
@@ -195,7 +196,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
             return k, 4
         if step >= stop_step:
             return k, 3
-        if step >= check_after and gap <= conv_tol * ymax:
+        if step >= check_after and gap <= max(conv_tol, proj_tol) * ymax:
             # Confirm against a fresh r*: the cover may have changed since (a death, or a
             # neuron crossing δ, which the direct method does not flag).
             target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
@@ -204,6 +205,8 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
                 gap = max(gap, abs(r[i] - target[i]))
             if gap <= conv_tol * ymax:
                 return k, 0
+            if gap <= proj_tol * ymax:
+                return k, 5
         for i in range(n):
             r_next[i] = y[i]
         promoted = False

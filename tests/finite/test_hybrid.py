@@ -61,8 +61,8 @@ def test_hybrid_cost_does_not_depend_on_sigma():
               for ls in (-2e3, -2e5)]
     assert counts[1] < 1.5 * counts[0], counts
     direct = [simulate_finite(problem, init, log_sigma=ls, step_size=0.5, method="direct").samples.shape[0]
-              for ls in (-20.0, -80.0)]
-    assert direct[1] > 2.5 * direct[0], direct
+              for ls in (-20.0, -200.0)]
+    assert direct[1] > 3 * direct[0], direct
 
 
 def test_closed_form_flow_segment_is_the_matrix_exponential():
