@@ -415,6 +415,15 @@ def _descent_outcomes(problem, init, eta, signs, good, loop: str = "auto") -> No
     dead_dn = np.zeros(m, dtype=np.int64)
     arrays = (theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn, n_dn)
     settled, cap, used_compiled = _iterate_descent(a, arrays, float(eta), float(n), dead_up, dead_dn, loop)
+    blown = ~settled & ~np.isfinite(a)
+    if blown.any():  # a grew past float64: the loops stop there instead of running to the cap
+        drive = float(eta) * float(np.sqrt(np.sum(v * v))) / n
+        raise ValueError(
+            f"the gradient-descent alignment overflowed: neurons {np.flatnonzero(blown).tolist()[:10]} grow by a "
+            f"factor of up to 1 + η||y s||/n = 1 + {drive:.3g} per step until float64 overflows. So large a step "
+            "is unstable (gradient descent needs η·λ_max(K) < 2 near the saddles, docs/math/convergence.rst): use a "
+            "smaller step_size, or gradient flow (step_size=None)"
+        )
     if not settled.all():
         hint = "" if used_compiled else " (numba could not be imported: reinstall jumpprocess for the compiled loop)"
         raise ValueError(
@@ -469,7 +478,7 @@ def _iterate_descent(a, arrays, eta, n, dead_up, dead_dn, loop: str = "auto"):
         chunk = min(_NUMPY_CHUNK, numpy_steps - used)
         settled = _descent_loop_numpy(a, *arrays, eta, n, chunk, dead_up, dead_dn, phi)
         used += chunk
-        if settled.all() or (loop == "numpy" and used == numpy_steps):
+        if (settled | ~np.isfinite(a)).all() or (loop == "numpy" and used == numpy_steps):
             return settled, MAX_ALIGNMENT_STEPS_NUMPY, False
         if loop == "auto" and time.process_time() - start > _NUMPY_FIRST_SECONDS:
             break
@@ -490,16 +499,19 @@ def _descent_loop_numpy(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn,
         # alive sums read from prefix sums (never by repeated subtraction): an emptied side is exactly 0
         S2 = (vv_up[rows, n_up] - vv_up[rows, dead_up]) + (vv_dn[rows, n_dn] - vv_dn[rows, dead_dn])
         S1 = (vz_up[rows, n_up] - vz_up[rows, dead_up]) + (vz_dn[rows, n_dn] - vz_dn[rows, dead_dn])
-        q = S1 + S2 * phi
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowed row is stopped below
+            q = S1 + S2 * phi
         up_done = dead_up == n_up
         dn_done = dead_dn == n_dn
         settled = ((a > 0) & (q >= 0) & up_done) | ((a < 0) & (q <= 0) & dn_done) | (up_done & dn_done)
         settled |= (a == 0) & (q == 0)  # no motion at all: the neuron never moves (sign 0)
-        if settled.all():
+        blown = ~(np.isfinite(a) & np.isfinite(phi))  # overflowed: stopped, reported by the caller
+        if (settled | blown).all():
             break
-        moving = ~settled
-        a_next = a + eta * q / n
-        phi[:] = np.where(moving, phi + eta * a / n, phi)
+        moving = ~settled & ~blown
+        with np.errstate(over="ignore", invalid="ignore"):  # rows that do not move are discarded
+            a_next = a + eta * q / n
+            phi[:] = np.where(moving, phi + eta * a / n, phi)
         a[:] = np.where(moving, a_next, a)
         # deaths: a coordinate that steps to <= 0 freezes (relu'(0) = 0)
         for theta, dead, count, up in ((theta_up, dead_up, n_up, True), (theta_dn, dead_dn, n_dn, False)):
@@ -522,6 +534,8 @@ def _descent_loop_scalar(a, theta_up, vv_up, vz_up, n_up, theta_dn, vv_dn, vz_dn
         du = dead_up[j]
         dd = dead_dn[j]
         for _ in range(max_steps):
+            if not (np.isfinite(aj) and np.isfinite(phi)):
+                break  # overflowed: stopped, reported by the caller
             S2 = (vv_up[j, n_up[j]] - vv_up[j, du]) + (vv_dn[j, n_dn[j]] - vv_dn[j, dd])
             S1 = (vz_up[j, n_up[j]] - vz_up[j, du]) + (vz_dn[j, n_dn[j]] - vz_dn[j, dd])
             q = S1 + S2 * phi

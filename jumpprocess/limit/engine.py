@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..setting.initialization import Initialization
 from ..setting.problem import OrthogonalProblem
-from .alignment import align, check_step_size
+from .alignment import align, check_compatible, check_step_size
 from .race import run_race
+from .scaling import check_magnitudes, check_results
 from .trajectory import Trajectory
 
 __all__ = ["simulate"]
@@ -35,7 +38,10 @@ def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float 
     Raises
     ------
     ValueError
-        Mismatched sizes, or a step size that is not a finite number > 0.
+        Mismatched sizes, or a step size that is not a finite number > 0; labels, norms
+        or results that float64 cannot represent (:mod:`jumpprocess.limit.scaling`: the
+        engine computes on normalized magnitudes and scales back exactly, and refuses,
+        saying why, what it cannot represent).
 
     Examples
     --------
@@ -46,15 +52,26 @@ def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float 
     (True, True)
     """
     step_size = check_step_size(step_size)  # a float or None (numpy scalars, 0-d tensors accepted)
-    alignment = align(problem, init, step_size)
-    signal = problem.signal
-    race = run_race(alignment.good_sets, signal * signal, problem.n, None if step_size is None else float(step_size))
-    return Trajectory(
+    check_compatible(problem, init)
+    scaling = check_magnitudes(problem, init, step_size)  # p = q = 0 for ordinary magnitudes
+    normal, eta = scaling.problem(problem), scaling.step_size(step_size)
+    alignment = align(normal, scaling.init(init), eta)
+    signal = normal.signal
+    race = run_race(alignment.good_sets, signal * signal, problem.n, eta)
+    events, rates = race.events, race.rates
+    if not scaling.identity:  # back to the problem's units, exactly (powers of two)
+        factor = scaling.rate_factor
+        events = tuple(replace(event, time=event.time / factor) for event in events)
+        rates = rates * factor
+    trajectory = Trajectory(
         problem=problem,
-        step_size=None if step_size is None else float(step_size),
+        step_size=step_size,
         signs=alignment.signs,
         good_sets=alignment.good_sets,
-        events=race.events,
+        events=events,
         exponents=race.exponents,
-        rates=race.rates,
+        rates=rates,
     )
+    if not scaling.identity:
+        check_results(trajectory.jump_times, trajectory.plateau_losses, trajectory.squared_norm, rates)
+    return trajectory

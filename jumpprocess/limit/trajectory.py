@@ -22,6 +22,7 @@ from .._values import as_float_array, as_real
 from ..precision import DTYPE
 from ..setting.problem import OrthogonalProblem
 from .race import JumpEvent
+from .scaling import ldexp as _ldexp
 
 __all__ = ["Trajectory", "Status", "saddle_output_weight"]
 
@@ -115,10 +116,28 @@ class Trajectory:
         """``(1/2n) Σ_{i∈R} y_i²`` on each plateau (length J + 1; docs/math/saddles.rst)."""
         # Suffix sums of positive terms (uncovered mass + what later jumps fit): no
         # cancellation, unlike total − cumulative fitted mass.
-        y2 = self.problem.labels**2
+        # Labels of extreme size are summed normalized and scaled back exactly (scaling module).
+        y2 = self._normal_problem.labels**2
         masses = [math.fsum(y2[self.uncovered])] + [math.fsum(y2[f]) for f in reversed(self.fitted)]
         remaining = np.cumsum(masses)[::-1]
-        return remaining / (2 * self.problem.n)
+        with np.errstate(over="ignore"):  # a loss past float64 is inf (simulate refuses such problems)
+            return np.ldexp(remaining / (2 * self.problem.n), 2 * self._scaling.p)
+
+    @cached_property
+    def _scaling(self):
+        """Powers of two normalizing extreme labels and norms (:mod:`jumpprocess.limit.scaling`)."""
+        from .scaling import scaling_for
+
+        return scaling_for(self.problem)
+
+    @cached_property
+    def _normal_problem(self) -> OrthogonalProblem:
+        """The problem with labels ``y / 2^p`` and norms ``s / 2^q`` (itself when p = q = 0)."""
+        return self._scaling.problem(self.problem)
+
+    def _normal_saddle_weight(self, event) -> float:
+        normal = self._normal_problem
+        return saddle_output_weight(normal.labels[event.fitted], normal.norms[event.fitted], self.signs[event.neuron])
 
     @cached_property
     def interpolates(self) -> bool:
@@ -128,8 +147,9 @@ class Trajectory:
     @cached_property
     def squared_norm(self) -> float:
         """Final ``Σ_j (a_j² + ||w_j||²) = 2 Σ_k ||(y/s)_{F_k}||_2`` (docs/math/saddles.rst, docs/math/implicit-bias.rst)."""
-        ratio = self.problem.labels / self.problem.norms
-        return float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in self.fitted))
+        ratio = self._normal_problem.labels / self._normal_problem.norms  # (y/s)·2^(q-p), exactly
+        total = float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in self.fitted))
+        return _ldexp(total, self._scaling.p - self._scaling.q)
 
     @cached_property
     def ambiguous(self) -> bool:
@@ -192,17 +212,19 @@ class Trajectory:
     @cached_property
     def output_weights(self) -> np.ndarray:
         """Final saddle output weights ``a_k`` (0 for neurons that never activate; docs/math/saddles.rst)."""
+        half, odd = divmod(self._scaling.p - self._scaling.q, 2)  # a scales like sqrt(labels / norms)
+        factor = _ldexp(math.sqrt(2.0) if odd else 1.0, half)
         a = np.zeros(self.m)
         for event in self.events:
-            f = event.fitted
-            a[event.neuron] = saddle_output_weight(self.problem.labels[f], self.problem.norms[f], self.signs[event.neuron])
+            a[event.neuron] = self._normal_saddle_weight(event) * factor
         return a
 
     @cached_property
     def min_squared_norm(self) -> float:
         """Least squared norm of any interpolator: ``2(||(y/s)₊|| + ||(y/s)₋||)`` (docs/math/implicit-bias.rst)."""
-        ratio = self.problem.labels / self.problem.norms
-        return float(2.0 * (np.linalg.norm(ratio[ratio > 0]) + np.linalg.norm(ratio[ratio < 0])))
+        ratio = self._normal_problem.labels / self._normal_problem.norms  # (y/s)·2^(q-p), exactly
+        least = float(2.0 * (np.linalg.norm(ratio[ratio > 0]) + np.linalg.norm(ratio[ratio < 0])))
+        return _ldexp(least, self._scaling.p - self._scaling.q)
 
     @cached_property
     def norm_ratio(self) -> float:
@@ -218,11 +240,15 @@ class Trajectory:
         return self.squared_norm / self.min_squared_norm
 
     def _kernel_blocks(self):
-        """Per jump: sorted diagonal ``d`` and matching ``u²`` of ``K_F = diag(d) + u uᵀ`` (docs/math/saddles.rst)."""
-        y, s = self.problem.labels, self.problem.norms
+        """Per jump: sorted diagonal ``d`` and matching ``u²`` of ``K_F = diag(d) + u uᵀ`` (docs/math/saddles.rst).
+
+        In the units of the normalized problem: the eigenvalues of the problem's blocks are
+        those of these times ``self._scaling.rate_factor`` (they scale like rates).
+        """
+        y, s = self._normal_problem.labels, self._normal_problem.norms
         for event in self.events:
             f = event.fitted
-            a2 = self.output_weights[event.neuron] ** 2
+            a2 = self._normal_saddle_weight(event) ** 2
             diagonal = a2 * s[f] ** 2 / self.n
             order = np.argsort(diagonal, kind="stable")
             yield diagonal[order], (y[f] ** 2 / (a2 * self.n))[order]
@@ -249,7 +275,7 @@ class Trajectory:
                 secular = lambda lam: 1.0 + np.sum(u2 / (d - lam))  # noqa: E731
                 low = brentq(secular, d[0] + 1e-15 * d[1], d[1] * (1 - 1e-15), xtol=1e-300, rtol=1e-15)
             best = min(best, low)
-        return float(best) if np.isfinite(best) else float("nan")
+        return float(best) * self._scaling.rate_factor if np.isfinite(best) else float("nan")
 
     @cached_property
     def largest_kernel_eigenvalues(self) -> np.ndarray:
@@ -276,7 +302,7 @@ class Trajectory:
                 out.append(high)
             else:
                 out.append(brentq(secular, low, high, xtol=1e-300, rtol=1e-15))
-        return np.array(out, dtype=DTYPE)
+        return np.array(out, dtype=DTYPE) * self._scaling.rate_factor
 
     @cached_property
     def unstable_jumps(self) -> np.ndarray:
@@ -386,7 +412,8 @@ class Trajectory:
         if X.shape[0] != self.n:
             raise ValueError(f"inputs have {X.shape[0]} rows but the problem has n = {self.n}")
         _, U = self.parameters_at(tau, side)
-        return (U / self.problem.norms**2) @ X
+        norms = self.problem.norms
+        return ((U / norms) / norms) @ X  # U / s², without squaring norms of extreme size
 
     # ---- display ------------------------------------------------------------------------
     @property

@@ -35,12 +35,13 @@ run's seeds), recorded in the result: any trial can be re-run alone with
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import numpy as np
 
 from ..limit.alignment import align, check_step_size
+from ..limit.scaling import check_magnitudes, check_results, ldexp
 from ..precision import DTYPE
 from ..setting.initialization import InitKind, Initialization, sample_initialization
 from ..setting.problem import OrthogonalProblem
@@ -370,10 +371,18 @@ def pattern_trajectory(problem: OrthogonalProblem, m: int, seed):
     j = np.arange(m)
     signs = np.where((positive[j // 64] >> (j % 64).astype(np.uint64)) & np.uint64(1), 1, -1).astype(np.int8)
     good = _unpack(sample_pattern_masks(problem, m, [seed], compiled=_numba_installed())[0], m)
-    signal = problem.signal
+    scaling = check_magnitudes(problem)  # extreme magnitudes: normalized race, scaled back (limit.scaling)
+    signal = scaling.problem(problem).signal
     race = run_race(good, signal * signal, problem.n, None)
-    return Trajectory(problem=problem, step_size=None, signs=signs, good_sets=good, events=race.events,
-                      exponents=race.exponents, rates=race.rates)
+    events, rates = race.events, race.rates
+    if not scaling.identity:
+        events = tuple(replace(event, time=event.time / scaling.rate_factor) for event in events)
+        rates = rates * scaling.rate_factor
+    trajectory = Trajectory(problem=problem, step_size=None, signs=signs, good_sets=good, events=events,
+                            exponents=race.exponents, rates=rates)
+    if not scaling.identity:
+        check_results(trajectory.jump_times, trajectory.plateau_losses, trajectory.squared_norm, rates)
+    return trajectory
 
 
 def _resolve_sampling(sampling, kind: InitKind, step_size) -> Sampling:
@@ -515,9 +524,12 @@ def simulate_many(
             raise ValueError(f"d (the input dimension) must be an integer >= n = {problem.n} for orthogonal data, got {d!r}")
         d = int(d)
     seeds = trial_seeds(seed, first_trial + trials)[first_trial:]
+    # Extreme labels or norms: compute normalized, scale back exactly, or refuse (limit.scaling).
+    scaling = check_magnitudes(problem, None, eta)
+    normal, eta_normal = scaling.problem(problem), scaling.step_size(eta)
     n = problem.n
-    labels, norms = problem.labels, problem.norms
-    signal = problem.signal
+    labels, norms = normal.labels, normal.norms
+    signal = normal.signal
     signal_sq = signal * signal
     ratio = labels / norms
     ratio_sq = ratio * ratio
@@ -543,8 +555,8 @@ def simulate_many(
             if mode is Sampling.PATTERN:
                 good_sets = _unpack(sample_pattern_masks(problem, m, seeds[t : t + 1])[0], m)
             else:
-                good_sets = align(problem, initialization(t), eta).good_sets
-            race = run_race(good_sets, signal_sq, n, eta)
+                good_sets = align(normal, scaling.init(initialization(t)), eta_normal).good_sets
+            race = run_race(good_sets, signal_sq, n, eta_normal)
             raw[t], fitted[t], identical[t], ties[t], undetermined[t] = _summarize_events(race.events, ratio)
     else:
         from . import kernels
@@ -558,14 +570,14 @@ def simulate_many(
             else:
                 good = np.empty((stop - start, n, _words(m)), dtype=np.uint64)
                 for t in range(start, stop):
-                    theta = initialization(t)
+                    theta = scaling.init(initialization(t))  # Ū / 2^q: Ū / s unchanged
                     certified = False
                     if eta is None and m > 0:
                         masks, certified = kernels.masks_from_weights(theta.preactivations, theta.output_weights, norms, labels)
                     if not certified:
-                        masks = kernels.pack_sample_major(align(problem, theta, eta).good_sets)
+                        masks = kernels.pack_sample_major(align(normal, theta, eta_normal).good_sets)
                     good[t - start] = masks
-            out = kernels.race_summaries(good, m, signal_sq, ratio_sq, eta)
+            out = kernels.race_summaries(good, m, signal_sq, ratio_sq, eta_normal)
             raw[start:stop] = out[:, :4]
             fitted[start:stop] = out[:, 4].astype(np.int64)
             identical[start:stop] = out[:, 5] != 0
@@ -580,8 +592,14 @@ def simulate_many(
             trajectories = tuple(simulate(problem, initialization(t), eta) for t in range(trials))
     squared = raw[:, 3].copy()
     interpolates = fitted == nonzero
-    norm_ratio = squared / min_sq if min_sq > 0 else np.ones(trials)
+    norm_ratio = squared / min_sq if min_sq > 0 else np.ones(trials)  # scale-free
     norm_ratio[~interpolates] = np.nan  # no interpolator, no ratio (field notes)
+    if not scaling.identity:  # back to the problem's units (times like 1/rates, norms like y/s)
+        with np.errstate(over="ignore", under="ignore"):  # out of range: refused just below
+            raw[:, 1:3] /= scaling.rate_factor
+        squared = np.array([ldexp(value, scaling.p - scaling.q) for value in squared])
+        min_sq = ldexp(min_sq, scaling.p - scaling.q)
+        check_results(raw[:, 1:3], [], squared, [])
     return BatchSummary(
         n=n, m=m, init=kind.value, step_size=eta, sampling=mode.value, seed=seed, seeds=seeds, first_trial=first_trial,
         interpolates=interpolates, num_jumps=raw[:, 0].astype(np.int64), first_time=raw[:, 1].copy(),

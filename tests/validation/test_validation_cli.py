@@ -114,3 +114,23 @@ def test_bad_validation_options_are_usage_errors_naming_the_option(argv, message
         _parse(["-n", "4", "-m", "2", "--no-progress", *argv])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_outputs_are_checked_before_training(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    cases = [(["--json", str(tmp_path / "missing" / "r.json")], "--json", "does not exist"),
+             (["--json", str(tmp_path)], "--json", "is a folder"),
+             (["--figures", str(tmp_path / "a-file")], "--figures", "is a file, not a folder")]
+    for argv, option, message in cases:
+        assert run(_parse(["-n", "4", "-m", "2", "--no-progress", *argv])) == 2
+        captured = capsys.readouterr()
+        assert option in captured.err and message in captured.err and "verdict" not in captured.out
+
+
+def test_memory_is_estimated_before_training(monkeypatch, capsys):
+    from jumpprocess import cliargs
+
+    monkeypatch.setattr(cliargs, "available_memory", lambda: 10**5)
+    assert run(_parse(["-n", "40", "-m", "8", "--no-progress"])) == 2
+    captured = capsys.readouterr()
+    assert "needs about" in captured.err and "verdict" not in captured.out
