@@ -515,7 +515,7 @@ def check_scheduler(address, timeout: float = SCHEDULER_TIMEOUT) -> None:
             pass
     except OSError as error:
         reason = "timed out" if isinstance(error, TimeoutError) else (error.strerror or str(error))
-        raise ValueError(f"cannot reach the Dask scheduler at {address} ({reason} after at most {timeout:g} s)") from None
+        raise ValueError(f"cannot reach the Dask scheduler at {address}: {reason} (connect timeout {timeout:g} s)") from None
 
 
 def _dask_results(pending, scheduler):
