@@ -150,6 +150,14 @@ class SigmaRow:
     unreached_jumps : int
         Limit jumps after the time the run reached (stopped by ``max_steps``); they and
         their samples are left out of the errors.
+    hybrid_jump_time_error : float
+        The finite-σ prediction (:func:`jumpprocess.simulate_finite`, hybrid engine, the
+        same σ and step): ``max_i |τ̂_i − τ_i|`` over the samples half-fitted before the run
+        stopped, in the same rescaled units as ``jump_time_error``
+        (docs/math/finite-sigma.rst). 0 when the half-fit steps are identical.
+    hybrid_sample_mismatches : int
+        Samples half-fitted by the run but not by the prediction before that step, or the
+        other way round.
     """
 
     sigma: float
@@ -173,6 +181,8 @@ class SigmaRow:
     below_orthogonality: bool
     unreached_jumps: int = 0
     partition_errors: int = 0
+    hybrid_jump_time_error: float = float("nan")
+    hybrid_sample_mismatches: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -197,6 +207,8 @@ class SigmaRow:
             "below_orthogonality": self.below_orthogonality,
             "unreached_jumps": self.unreached_jumps,
             "partition_errors": self.partition_errors,
+            "hybrid_jump_time_error": _num(self.hybrid_jump_time_error),
+            "hybrid_sample_mismatches": self.hybrid_sample_mismatches,
         }
 
     @classmethod
@@ -387,7 +399,8 @@ class ValidationReport:
         Keys: ``init``, ``sigma``, ``log_inverse_sigma``, ``steps``, ``stop``, ``jump_time_error``
         (against the race for the training step), ``flow_jump_time_error``, ``fitted_set_errors``,
         ``order_errors``, ``squared_norm_error``, ``plateau_loss_error``, ``unreached_jumps``,
-        ``below_orthogonality`` (τ = t / ln(1/σ); docs/math/convergence.rst).
+        ``below_orthogonality``, ``hybrid_jump_time_error`` and ``hybrid_sample_mismatches``
+        (the finite-σ prediction's errors) (τ = t / ln(1/σ); docs/math/convergence.rst).
         """
         rows = []
         for report in self.initializations:
@@ -400,6 +413,8 @@ class ValidationReport:
                     "squared_norm_error": float(row.squared_norm_error),
                     "plateau_loss_error": float(row.plateau_loss_error), "unreached_jumps": row.unreached_jumps,
                     "below_orthogonality": row.below_orthogonality,
+                    "hybrid_jump_time_error": float(row.hybrid_jump_time_error),
+                    "hybrid_sample_mismatches": row.hybrid_sample_mismatches,
                 })
         return rows
 
@@ -414,7 +429,8 @@ class ValidationReport:
 
         columns = {"init": "init", "sigma": "σ", "steps": "steps", "stop": "stop", "jump_time_error": "jump err",
                    "flow_jump_time_error": "flow err", "fitted_set_errors": "sets", "order_errors": "order",
-                   "squared_norm_error": "norm err", "plateau_loss_error": "loss err", "unreached_jumps": "unreached"}
+                   "squared_norm_error": "norm err", "plateau_loss_error": "loss err", "unreached_jumps": "unreached",
+                   "hybrid_jump_time_error": "hybrid err"}
         limits = "".join(
             f"<br>init {report.index} limit ({report.verdict}):" + report.trajectory._repr_html_()
             for report in self.initializations[:3]
@@ -437,7 +453,7 @@ class ValidationReport:
         ]
         header = (
             f"{'sigma':>9} {'ln(1/s)':>8} {'steps':>8} {'stop':>11} {'jump err':>9} {'flow err':>9} "
-            f"{'sets':>4} {'order':>5} {'norm err':>9} {'loss err':>9} {'unreached':>9}"
+            f"{'sets':>4} {'order':>5} {'norm err':>9} {'loss err':>9} {'unreached':>9} {'hybrid err':>10}"
         )
         for report in self.initializations:
             race = report.trajectory
@@ -454,8 +470,10 @@ class ValidationReport:
                     f"  {row.sigma:>9.2g} {row.log_inverse_sigma:>8.2f} {row.steps:>8d} {row.stop_reason:>11} "
                     f"{row.jump_time_error:>9.2e} {row.flow_jump_time_error:>9.2e} {row.fitted_set_errors:>4d} "
                     f"{row.order_errors:>5d} {row.squared_norm_error:>9.2e} {row.plateau_loss_error:>9.2e} "
-                    f"{row.unreached_jumps:>9d}{flag}"
+                    f"{row.unreached_jumps:>9d} {row.hybrid_jump_time_error:>10.2e}{flag}"
+                    + (f" ({row.hybrid_sample_mismatches} samples differ)" if row.hybrid_sample_mismatches else "")
                 )
+            lines.append("  hybrid err: the finite-σ engine's prediction at that σ, max |Δτ| over half-fitted samples")
             for name, fit in (("fit", report.fit), ("flow fit", report.flow_fit)):
                 lines.append(
                     f"  {name}: jump err = {fit.slope:.4g} / ln(1/sigma) + {fit.intercept:.3g} (rms {fit.rms:.2g})"
@@ -643,17 +661,26 @@ class LimitPredictions:
         The race for the training step size (rates ``ln(1 + ηλ)/η``, docs/math/race.rst).
     flow : jumpprocess.Trajectory
         The gradient-flow race, reported alongside (docs/math/convergence.rst).
+    init : jumpprocess.Initialization
+        The initialization, for the finite-σ prediction at each σ (:meth:`finite`).
     """
 
     race: object
     flow: object
+    init: object = None
+
+    def finite(self, sigma, step_size):
+        """The hybrid engine's run at ``sigma`` (docs/math/finite-sigma.rst)."""
+        from jumpprocess import simulate_finite
+
+        return simulate_finite(self.race.problem, self.init, sigma=sigma, step_size=step_size)
 
 
 def _limit_predictions(problem, inits, step_size) -> list:
     """Step 1: the σ → 0 predictions for every initialization (no training yet)."""
     from jumpprocess import simulate
 
-    return [LimitPredictions(race=simulate(problem, item, step_size), flow=simulate(problem, item, None))
+    return [LimitPredictions(race=simulate(problem, item, step_size), flow=simulate(problem, item, None), init=item)
             for item in inits]
 
 
@@ -676,6 +703,7 @@ def _sigma_row(training, run, sigma, prediction, cosine, near_tie_constant) -> S
     against_race = match(seen, prediction.race, near_tie_constant=near_tie_constant)
     against_flow = match(seen, prediction.flow, near_tie_constant=near_tie_constant)
     L = float(np.log(1.0 / sigma))
+    hybrid_error, mismatches = _hybrid_errors(training, run, sigma, prediction, L)
     return SigmaRow(
         sigma=float(sigma),
         log_inverse_sigma=L,
@@ -698,7 +726,27 @@ def _sigma_row(training, run, sigma, prediction, cosine, near_tie_constant) -> S
         below_orthogonality=bool(sigma <= cosine),
         unreached_jumps=against_race.unreached_jumps,
         partition_errors=against_race.partition_errors,
+        hybrid_jump_time_error=hybrid_error,
+        hybrid_sample_mismatches=mismatches,
     )
+
+
+def _hybrid_errors(training, run, sigma, prediction, L) -> tuple:
+    """The finite-σ prediction against one run: max |Δτ| over samples, and mismatched samples.
+
+    Only the samples the run or the prediction half-fits before the run stopped count.
+    """
+    eta = float(training.step_size)
+    finite = prediction.finite(float(sigma), eta)
+    predicted = finite.half_fit_times / eta                       # steps (NaN: never)
+    seen = training.half_fit_steps[run].astype(float)
+    seen[(seen < 0) | (training.labels == 0)] = np.nan
+    horizon = float(training.stop_steps[run])
+    predicted[predicted > horizon] = np.nan
+    both = np.isfinite(predicted) & np.isfinite(seen)
+    mismatches = int(np.sum(np.isfinite(predicted) != np.isfinite(seen)))
+    error = float(np.max(np.abs(predicted[both] - seen[both]), initial=0.0)) * eta / L if both.any() else float("nan")
+    return error, mismatches
 
 
 def _initialization_report(index, prediction, training, sigmas, step_size, cosine, near_tie_constant):

@@ -131,6 +131,7 @@ def plot_jump_time_error(report, ax=None):
     points = []
     for item in report.initializations:
         points += [row.jump_time_error for row in item.rows] + [row.flow_jump_time_error for row in item.rows]
+        points += [row.hybrid_jump_time_error for row in item.rows]
     limits = _log_limits(points, pad=2.0)
     missing = []
     for item, color in zip(report.initializations, _sigma_colors(len(report.initializations))):
@@ -140,6 +141,13 @@ def plot_jump_time_error(report, ax=None):
         flow = np.array([row.flow_jump_time_error for row in item.rows])
         keep_flow = np.isfinite(flow) & (flow > 0)
         ax.plot(L[keep_flow], flow[keep_flow], "x", color=color, alpha=0.7)
+        hybrid = np.array([row.hybrid_jump_time_error for row in item.rows])
+        keep_hybrid = np.isfinite(hybrid) & (hybrid > 0)
+        ax.plot(L[keep_hybrid], hybrid[keep_hybrid], "s", color=color, mfc="none", ms=7)
+        exact = [row.sigma for row, value in zip(item.rows, hybrid) if value == 0]
+        if exact:
+            missing.append(f"init {item.index}: finite-σ prediction exact (same half-fit steps) at σ = "
+                           + ", ".join(f"{v:.0e}" for v in exact))
         if limits is not None and np.isfinite(item.fit.slope) and np.any(keep):
             # drawn where it stays near this init's errors: a negative intercept would
             # otherwise send the curve diving towards 0 on the log axis
@@ -156,8 +164,8 @@ def plot_jump_time_error(report, ax=None):
     ax.set_ylabel("max_k |τ̂_k − τ_k|")
     ax.set_xlim(L.min() / 1.15, L.max() * 1.15)
     _sigma_ticks(ax, report.sigmas)
-    ax.set_title(f"jump-time error (o: race for η = {report.step_size:g}; x: gradient-flow race; lines: fits)",
-                 fontsize=10)
+    ax.set_title(f"jump-time error (o: race for η = {report.step_size:g}; x: gradient-flow race; lines: fits;\n"
+                 "□: finite-σ prediction at that σ)", fontsize=10)
     if limits is None:
         ax.set_yscale("log")
         ax.set_ylim(1e-3, 1.0)
