@@ -12,7 +12,7 @@ of the large neurons restricted to the covered samples C,
 Integrated to the end of the tail, flow and descent alike:
 
 * the large neurons move by ``Δa_j = (1/n) Σ_i s_i z_ji v_i`` and ``Δz_ji = (1/n) a_j s_i v_i``
-  with ``v = K⁻¹ δr``, which puts them on the equilibrium up to O(|δr|²);
+  with ``v = K⁻¹ δr``, which puts them on the equilibrium up to ``O(|δr|²)``;
 * a small neuron j (linear, growth rate ``λ_j`` under ``r*``) is forced through its
   covered coordinates, ``a' += (1/n) Σ_{i∈C} s_i z_ji δr_i``; its growing-mode coefficient
   ``c₊ = (a + <ŵ, z>)/2`` gains ``(1/2) ∫ f e^{−λ_j t} dt = (1/(2n)) Σ_i s_i z_ji v_i(λ_j)``
@@ -21,7 +21,7 @@ Integrated to the end of the tail, flow and descent alike:
   one, so the neuron is left with the growing mode corrected.
 
 ``K + λ`` is diagonal plus rank ``m_large``: each solve is a Woodbury identity,
-O(|C| m_large² + m_large³). Without this step a window would integrate the whole tail,
+``O(|C| m_large² + m_large³)``. Without this step a window would integrate the whole tail,
 whose slowest rate is about ``1/n`` for ±1 labels: thousands of steps per window.
 """
 
@@ -33,7 +33,7 @@ __all__ = ["project_tail"]
 
 
 def _solver(B, D):
-    """``v(λ) = (D + λ + B Bᵀ)⁻¹ δr`` by the Woodbury identity (B: |C| × k, D: |C|)."""
+    """``v(λ) = (D + λ + B Bᵀ)⁻¹ δr`` by the Woodbury identity (B: ``|C| × k``, D: ``|C|``)."""
     k = B.shape[1]
 
     def solve(rhs, lam):
