@@ -11,12 +11,14 @@ from ..setting.problem import OrthogonalProblem
 from .alignment import align, check_compatible, check_step_size
 from .race import run_race
 from .scaling import check_magnitudes, check_results
+from .ties import check_ties, resolve_ties
 from .trajectory import Trajectory
 
 __all__ = ["simulate"]
 
 
-def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float | None = None) -> Trajectory:
+def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float | None = None, *,
+             ties: str = "index") -> Trajectory:
     """The σ→0 limit of training ``init`` on ``problem``, exactly (docs/math/alignment.rst to docs/math/ties.rst).
 
     Parameters
@@ -28,6 +30,13 @@ def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float 
     step_size : float, optional
         ``None`` for gradient flow; ``η > 0`` for gradient descent with step η, whose
         limit is the race with rates ``ln(1 + η λ)/η`` (docs/math/race.rst, docs/math/convergence.rst).
+    ties : {"index", "joint"}
+        What to do at an overlapping tie (docs/math/ties.rst). ``"index"``: lowest neuron
+        index first, a convention; the trajectory is then flagged ``ambiguous``. ``"joint"``:
+        the tied neurons escape together and share their common samples, as they do at every
+        small σ (:mod:`jumpprocess.limit.ties`); ``ambiguous`` is then false where this
+        resolved the tie. Gradient flow only (under gradient descent the split depends on
+        ln σ). Trajectories without overlapping ties are the same for both.
 
     Returns
     -------
@@ -52,6 +61,7 @@ def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float 
     (True, True)
     """
     step_size = check_step_size(step_size)  # a float or None (numpy scalars, 0-d tensors accepted)
+    ties = check_ties(ties)
     check_compatible(problem, init)
     scaling = check_magnitudes(problem, init, step_size)  # p = q = 0 for ordinary magnitudes
     normal, eta = scaling.problem(problem), scaling.step_size(step_size)
@@ -74,4 +84,6 @@ def simulate(problem: OrthogonalProblem, init: Initialization, step_size: float 
     )
     if not scaling.identity:
         check_results(trajectory.jump_times, trajectory.plateau_losses, trajectory.squared_norm, rates)
+    if ties == "joint":
+        trajectory = resolve_ties(trajectory, init)
     return trajectory

@@ -72,6 +72,12 @@ class Trajectory:
         Exponents ``e_j`` just after each jump (0 for active neurons; docs/math/race.rst).
     rates : ndarray, shape (J, m)
         Rates ``λ_j`` in force on the plateau that ends at each jump.
+    joint : tuple of JointJump
+        Joint escapes of overlapping ties (``ties="joint"``, :mod:`jumpprocess.limit.ties`):
+        neurons that share the fit of their samples; empty under ``ties="index"``.
+    ties : str
+        How overlapping ties were resolved: ``"index"`` (lowest index first, a convention)
+        or ``"joint"`` (the joint escape, docs/math/ties.rst).
 
     Examples
     --------
@@ -94,6 +100,8 @@ class Trajectory:
     events: tuple
     exponents: np.ndarray
     rates: np.ndarray
+    joint: tuple = ()
+    ties: str = "index"
 
     # ---- the contract -------------------------------------------------------------
     @cached_property
@@ -148,8 +156,22 @@ class Trajectory:
     def squared_norm(self) -> float:
         """Final ``Σ_j (a_j² + ||w_j||²) = 2 Σ_k ||(y/s)_{F_k}||_2`` (docs/math/saddles.rst, docs/math/implicit-bias.rst)."""
         ratio = self._normal_problem.labels / self._normal_problem.norms  # (y/s)·2^(q-p), exactly
-        total = float(sum(2.0 * np.sqrt(np.sum(ratio[f] ** 2)) for f in self.fitted))
-        return _ldexp(total, self._scaling.p - self._scaling.q)
+        joint = self._joint_rows
+        total = float(sum(2.0 * np.sqrt(np.sum(ratio[e.fitted] ** 2)) for e in self.events if e.neuron not in joint))
+        # joint jumps: the end state itself, Σ_j (a_j² + Σ_i U_ji²/s_i²) (docs/math/saddles.rst)
+        shared = sum(a * a + float(np.sum((row / self.problem.norms) ** 2)) for a, row in joint.values())
+        return _ldexp(total, self._scaling.p - self._scaling.q) + shared
+
+    @cached_property
+    def _joint_rows(self) -> dict:
+        """Neuron → (a_j, U_j as a full row) for the neurons of joint jumps (docs/math/ties.rst)."""
+        rows = {}
+        for jump in self.joint:
+            for a, j, part in zip(jump.output_weights, jump.neurons, jump.preactivations):
+                row = np.zeros(self.n)
+                row[jump.fitted] = part
+                rows[int(j)] = (float(a), row)
+        return rows
 
     @cached_property
     def ambiguous(self) -> bool:
@@ -161,7 +183,8 @@ class Trajectory:
         first". Ties between neurons with identical remaining sets do not make a run
         ambiguous (see :attr:`identical_ties`). Always ``not function_determined``.
         """
-        return any(event.overlapping and not event.identical for event in self.events)
+        joint = self._joint_rows
+        return any(event.overlapping and not event.identical and event.neuron not in joint for event in self.events)
 
     @cached_property
     def identical_ties(self) -> bool:
@@ -215,8 +238,12 @@ class Trajectory:
         half, odd = divmod(self._scaling.p - self._scaling.q, 2)  # a scales like sqrt(labels / norms)
         factor = _ldexp(math.sqrt(2.0) if odd else 1.0, half)
         a = np.zeros(self.m)
+        joint = self._joint_rows
         for event in self.events:
-            a[event.neuron] = self._normal_saddle_weight(event) * factor
+            if event.neuron not in joint:
+                a[event.neuron] = self._normal_saddle_weight(event) * factor
+        for j, (value, _) in joint.items():
+            a[j] = value
         return a
 
     @cached_property
@@ -247,11 +274,29 @@ class Trajectory:
         """
         y, s = self._normal_problem.labels, self._normal_problem.norms
         for event in self.events:
+            if event.neuron in self._joint_rows:
+                continue  # joint jumps: _joint_kernel_eigenvalues
             f = event.fitted
             a2 = self._normal_saddle_weight(event) ** 2
             diagonal = a2 * s[f] ** 2 / self.n
             order = np.argsort(diagonal, kind="stable")
             yield diagonal[order], (y[f] ** 2 / (a2 * self.n))[order]
+
+    @cached_property
+    def _joint_kernel_eigenvalues(self) -> dict:
+        """Per joint jump (by time): extreme eigenvalues of its block ``(B Bᵀ + D)/n`` of the tangent kernel.
+
+        ``B_ij = relu(U_ji)``, ``D_ii = s_i² Σ_j a_j² 1[U_ji > 0]`` over the jump's samples
+        (docs/math/finite-sigma.rst, "Convergence tails"), from the end state.
+        """
+        out = {}  # neuron → (smallest, largest) of its joint jump's block
+        for jump in self.joint:
+            B = np.maximum(jump.preactivations, 0.0).T
+            D = self.problem.norms[jump.fitted] ** 2 * ((jump.preactivations > 0).T @ jump.output_weights**2)
+            values = np.linalg.eigvalsh((B @ B.T + np.diag(D)) / self.n)
+            for j in jump.neurons:
+                out[int(j)] = (float(values[0]), float(values[-1])) if values.size else (np.inf, 0.0)
+        return out
 
     @cached_property
     def convergence_rate(self) -> float:
@@ -275,7 +320,10 @@ class Trajectory:
                 secular = lambda lam: 1.0 + np.sum(u2 / (d - lam))  # noqa: E731
                 low = brentq(secular, d[0] + 1e-15 * d[1], d[1] * (1 - 1e-15), xtol=1e-300, rtol=1e-15)
             best = min(best, low)
-        return float(best) * self._scaling.rate_factor if np.isfinite(best) else float("nan")
+        best = float(best) * self._scaling.rate_factor
+        for low, _ in self._joint_kernel_eigenvalues.values():
+            best = min(best, low)
+        return best if np.isfinite(best) else float("nan")
 
     @cached_property
     def largest_kernel_eigenvalues(self) -> np.ndarray:
@@ -289,7 +337,12 @@ class Trajectory:
         from scipy.optimize import brentq
 
         out = []
-        for d, u2 in self._kernel_blocks():
+        blocks = self._kernel_blocks()
+        for event in self.events:
+            if event.neuron in self._joint_rows:
+                out.append(self._joint_kernel_eigenvalues[event.neuron][1] / self._scaling.rate_factor)
+                continue
+            d, u2 = next(blocks)
             top, spread = float(d[-1]), float(np.sum(u2))
             secular = lambda lam: 1.0 + np.sum(u2 / (d - lam))  # noqa: E731
             if d[0] == top:  # equal diagonal (e.g. unit norms): eigenvalue top + Σu² exactly
@@ -331,6 +384,10 @@ class Trajectory:
             group = sorted((first.neuron,) + first.tied_with)
             parts.append(f"ambiguous tie at τ = {first.time:.6g} (neurons {', '.join(map(str, group))} overlap; "
                          "resolved lowest index first)")
+        elif self.joint:
+            first = self.joint[0]
+            parts.append(f"overlapping tie at τ = {first.time:.6g} resolved by the joint escape (neurons "
+                         f"{', '.join(map(str, first.neurons.tolist()))} share samples)")
         elif self.identical_ties:
             first = next(e for e in self.events if e.overlapping)
             group = sorted((first.neuron,) + first.tied_with)
@@ -395,10 +452,18 @@ class Trajectory:
         a = np.zeros(self.m)
         U = np.zeros((self.m, self.n))
         final = self.output_weights
+        joint = self._joint_rows
         for event in self.events[:count]:
             k, f = event.neuron, event.fitted
+            if k in joint:
+                continue
             a[k] = final[k]
             U[k, f] = self.problem.labels[f] / final[k]
+        reached = self.jump_times[count - 1] if count else -np.inf
+        for jump in self.joint:  # a joint jump's saddle: its end state (shared samples included),
+            if jump.time <= reached:  # every member, also one with the largest share nowhere
+                for j in jump.neurons:
+                    a[j], U[j] = joint[int(j)]
         return a, U
 
     def input_weights_at(self, tau, side: str = "right", inputs=None) -> np.ndarray:
@@ -442,6 +507,8 @@ class Trajectory:
             ties = ""
             if event.tied_with:
                 kind = ("identical sets with " if event.identical else "overlapping with ") if event.overlapping else "disjoint with "
+                if event.neuron in self._joint_rows:
+                    kind = "joint escape, sharing samples with "
                 ties = kind + ", ".join(map(str, event.tied_with))
             rows.append({
                 "jump": k + 1, "tau": float(event.time), "neuron": int(event.neuron),
@@ -483,6 +550,8 @@ class Trajectory:
             ],
             "exponents": self.exponents.tolist(),
             "rates": self.rates.tolist(),
+            "ties": self.ties,
+            "joint": [jump.to_dict() for jump in self.joint],
             "summary": {
                 "status": self.status, "interpolates": self.interpolates,
                 "squared_norm": self.squared_norm, "min_squared_norm": self.min_squared_norm,
@@ -509,9 +578,12 @@ class Trajectory:
             for e in data["events"]
         )
         J = len(events)
+        from .ties import JointJump
+
         return cls(
             problem, data["step_size"], np.array(data["signs"], dtype=np.int8), good, events,
             np.array(data["exponents"], dtype=DTYPE).reshape(J, m), np.array(data["rates"], dtype=DTYPE).reshape(J, m),
+            tuple(JointJump.from_dict(j) for j in data.get("joint", ())), data.get("ties", "index"),
         )
 
     @classmethod
