@@ -44,7 +44,7 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip", "auto_examples/*.md5",
                     "auto_examples/*.json"]
 templates_path = ["_templates"]
-html_static_path = ["_static"]
+html_static_path = []  # no custom static files (an empty folder would not survive a clone)
 
 # No network at build time: nothing is fetched, nothing is link-checked.
 intersphinx_mapping = {}
