@@ -181,6 +181,12 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
     inv_n = 1.0 / n
     r = residual(X, alive, large, y, s)
     r_next = np.empty(n)
+    rs = np.empty(n)
+    mask = np.zeros((m, n))
+    for j in range(m):
+        for i in range(n):
+            if alive[j, i]:
+                mask[j, i] = 1.0
     target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
     for k in range(max_steps):
         step = step0 + k
@@ -209,23 +215,29 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
                 return k, 5
         for i in range(n):
             r_next[i] = y[i]
+            rs[i] = r[i] * s[i]
         promoted = False
         for j in range(m):
             a = X[j, 0]
+            scale = eta * a * inv_n
             acc = 0.0
             amp2 = 0.0
-            scale = eta * a * inv_n
+            dies = False
+            # Branch-free over the row (mask[j, i] is 1.0 on alive coordinates, else 0.0).
             for i in range(n):
-                if alive[j, i]:
-                    z = X[j, i + 1]
-                    g = r[i] * s[i]
-                    acc += g * z
-                    z += scale * g
-                    X[j, i + 1] = z
-                    if z <= 0.0:
+                g = rs[i] * mask[j, i]
+                z = X[j, i + 1]
+                acc += g * z
+                z += scale * g
+                X[j, i + 1] = z
+                amp2 += mask[j, i] * z * z
+                dies |= (mask[j, i] > 0.0) & (z <= 0.0)
+            if dies:
+                for i in range(n):
+                    if mask[j, i] > 0.0 and X[j, i + 1] <= 0.0:
+                        amp2 -= X[j, i + 1] * X[j, i + 1]
+                        mask[j, i] = 0.0
                         alive[j, i] = False
-                    else:
-                        amp2 += z * z
             a += eta * acc * inv_n
             X[j, 0] = a
             amp2 += a * a
@@ -245,8 +257,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
                     log_scale[j] += log_amp
             if large[j] and a != 0.0:
                 for i in range(n):
-                    if alive[j, i]:
-                        r_next[i] -= a * s[i] * X[j, i + 1]
+                    r_next[i] -= a * s[i] * X[j, i + 1] * mask[j, i]
         r, r_next = r_next, r
         if promoted:
             return k + 1, 1
