@@ -163,7 +163,7 @@ def test_nearly_orthogonal_mode_measures_the_deviation():
     norms = np.full(n, math.sqrt(n))
     problem = OrthogonalProblem(rng.standard_normal(n), norms)
     X = nearly_orthogonal_inputs(norms, 600, seed=3)
-    init = sample_initialization(problem, 4, "balanced", seed=3, inputs=X)
+    init = sample_initialization(problem, 4, "balanced", seed=3, inputs=X, atol=1.0)  # not orthogonal: opt in
     report = compare(problem, init, (1e-2, 1e-4, 1e-8), step_size=0.05, inputs=X, device="cpu")
     assert report.mode == "nearly-orthogonal" and 0 < report.max_cosine < 0.3
     assert report.verdict in VERDICTS
