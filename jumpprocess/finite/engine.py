@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._values import as_real
 from ..limit.alignment import check_compatible, check_step_size
 from ..precision import smallest_sigma
 from ..setting.initialization import Initialization
@@ -100,11 +101,8 @@ def check_log_sigma(sigma=None, log_sigma=None) -> float:
 
 
 def _as_real(value, name) -> float:
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0 and not isinstance(value, (bool, np.bool_)):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    """A real number (numpy scalars and 0-d tensors accepted) that is not NaN."""
+    value = as_real(value, name)
     if math.isnan(value):
         raise ValueError(f"{name} must be a number, got NaN")
     return value
@@ -187,7 +185,7 @@ def simulate_finite(problem: OrthogonalProblem, init: Initialization, sigma=None
     from .run import FiniteRun
 
     check_compatible(problem, init)
-    eta = check_step_size(_scalar(step_size))
+    eta = check_step_size(step_size)
     ln_sigma = check_log_sigma(sigma, log_sigma)
     if method not in ("hybrid", "direct"):
         raise ValueError(f"method must be 'hybrid' or 'direct', got {method!r}")
@@ -231,12 +229,6 @@ def warm_up() -> float:
         for log_sigma, method in ((-3.0, "direct"), (-40.0, "hybrid")):
             _Runner(tiny, init, log_sigma, eta, method, Tolerances()).run(math.inf)
     return time.perf_counter() - start
-
-
-def _scalar(value):
-    if value is not None and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
-    return value
 
 
 class _Records:
