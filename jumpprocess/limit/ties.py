@@ -171,7 +171,8 @@ def tie_components(good_sets: np.ndarray, remaining: np.ndarray, group) -> list:
 def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     """The trajectory with its overlapping ties resolved by the joint escape (module notes).
 
-    Returns ``trajectory`` itself when it has no undetermined tie (no finite-σ run is made).
+    Without an overlapping, non-identical tie it returns the same trajectory (``ties`` set
+    to ``"joint"``; no finite-σ run is made).
     """
     from dataclasses import replace
 
@@ -195,8 +196,8 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
                     plans.append((start, stop, components, remaining.copy()))
         for e in block:
             fitted_so_far[e.fitted] = True
-    if not plans:
-        return trajectory
+    if not plans:  # nothing the race leaves open: today's trajectory, recorded as resolved jointly
+        return replace(trajectory, ties="joint")
     if trajectory.step_size is not None:
         raise ValueError("ties='joint' is defined for gradient flow only: under gradient descent the split of shared "
                          "samples depends on the phase of the exponents in steps, which changes with ln σ "

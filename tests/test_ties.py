@@ -1,0 +1,132 @@
+"""``simulate(..., ties="joint")``: overlapping ties resolved by the joint escape (docs/math/ties.rst).
+
+Checked against independent computations: a symmetric instance solved by hand, and the
+finite-σ hybrid engine (``simulate_finite``) at ln σ = −1e4 and −1e5 on random ±1 instances.
+"""
+
+import numpy as np
+import pytest
+
+from jumpprocess import Initialization, OrthogonalProblem, make_problem, sample_initialization, simulate, simulate_finite
+from jumpprocess.limit.ties import tie_components
+from jumpprocess.limit.trajectory import Trajectory
+
+
+def _instances(count, *, ambiguous, step_size=None, start=0):
+    """Seeded random ±1 instances (unit norms, n <= 30, balanced init) with or without an overlapping tie."""
+    out, seed = [], start
+    while len(out) < count:
+        rng = np.random.default_rng(seed)
+        n, m = int(rng.integers(4, 31)), int(rng.integers(2, 12))
+        problem = make_problem(n, "sign-balanced", seed=seed)
+        init = sample_initialization(problem, m, "balanced", seed=seed + 1000)
+        if simulate(problem, init, step_size).ambiguous == ambiguous:
+            out.append((problem, init))
+        seed += 1
+    return out
+
+
+def _outputs(a, U):
+    return (np.asarray(a)[:, None] * np.maximum(np.asarray(U), 0.0)).sum(axis=0)
+
+
+def _symmetric():
+    """Two mirror-image neurons on labels (1, 1, 1): good sets {0, 1} and {1, 2}, rates √2/3, a tie sharing sample 1."""
+    return OrthogonalProblem([1.0, 1.0, 1.0]), Initialization([[1.0, 1.0, -1.0], [-1.0, 1.0, 1.0]], [1.0, 1.0])
+
+
+def test_ties_must_be_index_or_joint():
+    problem, init = _symmetric()
+    with pytest.raises(ValueError, match="ties must be 'index'"):
+        simulate(problem, init, ties="lowest")
+    with pytest.raises(ValueError, match="ties must be"):
+        simulate(problem, init, ties=None)
+
+
+def test_symmetric_tie_by_hand():
+    # By symmetry each neuron takes half of sample 1: a U_0 = 1 on its own sample, 2 a U_1 = 1 on
+    # the shared one, and balance a² = U_0² + U_1² gives a⁴ = 5/4, squared norm 4 a² = 2√5.
+    # The index convention gives neuron 0 the set {0, 1}: 2√2 + 2.
+    problem, init = _symmetric()
+    index, joint = simulate(problem, init), simulate(problem, init, ties="joint")
+    assert index.ambiguous and index.squared_norm == pytest.approx(2 * np.sqrt(2) + 2, rel=1e-12)
+    assert not joint.ambiguous and joint.ties == "joint"
+    assert joint.squared_norm == pytest.approx(2 * np.sqrt(5), rel=1e-6)
+    a = (5 / 4) ** 0.25
+    a_end, U_end = joint.parameters_at(np.inf)
+    np.testing.assert_allclose(a_end, [a, a], rtol=1e-6)
+    np.testing.assert_allclose(U_end, [[1 / a, 1 / (2 * a), 0], [0, 1 / (2 * a), 1 / a]], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(joint.joint[0].shares, [[1, 0.5, 0], [0, 0.5, 1]], atol=1e-6)
+    # the loss path and times are the race's
+    np.testing.assert_array_equal(joint.jump_times, index.jump_times[:1].repeat(joint.num_jumps))
+    np.testing.assert_array_equal(joint.plateau_losses[[0, -1]], index.plateau_losses[[0, -1]])
+    # local rate: smallest eigenvalue of (B Bᵀ + D)/n built by hand from the saddle
+    B = np.array([[1 / a, 0], [1 / (2 * a), 1 / (2 * a)], [0, 1 / a]])
+    D = np.diag([a * a, 2 * a * a, a * a])
+    assert joint.convergence_rate == pytest.approx(np.linalg.eigvalsh((B @ B.T + D) / 3)[0], rel=1e-6)
+    # before the jump nothing is active
+    a0, U0 = joint.parameters_at(1.0)
+    assert not a0.any() and not U0.any()
+
+
+def test_tie_components_join_overlapping_sets():
+    G = np.array([[1, 1, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 1]], dtype=bool)
+    assert tie_components(G, np.ones(5, dtype=bool), [0, 1, 2, 3, 4]) == [[0, 1, 3], [2, 4]]
+    # overlaps are on the remaining set only
+    remaining = np.array([1, 0, 1, 1, 1], dtype=bool)
+    assert tie_components(G, remaining, [0, 1, 2, 3, 4]) == [[1, 3], [2, 4]]
+
+
+def test_no_overlapping_tie_gives_todays_trajectory():
+    for problem, init in _instances(6, ambiguous=False):
+        index, joint = simulate(problem, init), simulate(problem, init, ties="joint")
+        expected, got = index.to_dict(), joint.to_dict()
+        assert got.pop("ties") == "joint" and expected.pop("ties") == "index"
+        assert got == expected
+        assert joint.joint == ()
+
+
+@pytest.mark.parametrize("log_sigma", [-1e4, -1e5])
+def test_joint_limit_agrees_with_finite_sigma(log_sigma):
+    for problem, init in _instances(4, ambiguous=True):
+        joint = simulate(problem, init, ties="joint")
+        run = simulate_finite(problem, init, log_sigma=log_sigma)
+        assert not joint.ambiguous and joint.joint
+        a, U = joint.parameters_at(np.inf)
+        out = _outputs(run.output_weights, run.preactivations)
+        np.testing.assert_allclose(_outputs(a, U), out, atol=1e-4)
+        np.testing.assert_array_equal(np.flatnonzero(joint.fitted_by >= 0), np.flatnonzero(run.fitted_by >= 0))
+        norm = float(np.sum(run.output_weights**2) + np.sum((run.preactivations / problem.norms) ** 2))
+        assert joint.squared_norm == pytest.approx(norm, abs=1e-4)
+        np.testing.assert_array_equal(joint.fitted_by, run.fitted_by)
+
+
+def test_joint_json_round_trip_and_end_state():
+    (problem, init), = _instances(1, ambiguous=True)
+    joint = simulate(problem, init, ties="joint")
+    back = Trajectory.from_json(joint.to_json())
+    assert back.ties == "joint" and not back.ambiguous and len(back.joint) == len(joint.joint)
+    assert back.squared_norm == joint.squared_norm
+    for x, y in zip(back.parameters_at(np.inf), joint.parameters_at(np.inf)):
+        np.testing.assert_array_equal(x, y)
+    a, U = joint.parameters_at(np.inf)
+    np.testing.assert_array_equal(a, joint.output_weights)
+    assert joint.squared_norm == pytest.approx(float(np.sum(a**2) + np.sum((U / problem.norms) ** 2)), rel=1e-12)
+    assert "joint escape" in joint.status and "ambiguous" not in joint.status
+
+
+def test_index_end_state_is_the_last_saddle():
+    (problem, init), = _instances(1, ambiguous=True)
+    index = simulate(problem, init)
+    a, U = index.parameters_at(np.inf)
+    fitted = np.flatnonzero(index.fitted_by >= 0)
+    np.testing.assert_allclose(_outputs(a, U)[fitted], problem.labels[fitted], rtol=1e-12)
+    assert index.squared_norm == pytest.approx(float(np.sum(a**2) + np.sum(U**2)), rel=1e-12)
+
+
+def test_joint_refused_for_gradient_descent_ties():
+    (problem, init), = _instances(1, ambiguous=True, step_size=0.5)
+    with pytest.raises(ValueError, match="gradient flow only"):
+        simulate(problem, init, 0.5, ties="joint")
+    (problem, init), = _instances(1, ambiguous=False, step_size=0.5)
+    assert simulate(problem, init, 0.5, ties="joint").events == simulate(problem, init, 0.5).events
