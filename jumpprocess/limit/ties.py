@@ -64,7 +64,7 @@ class JointJump:
         The union of their remaining sets, increasing: all fitted by them together.
     output_weights : ndarray, shape (k,)
         Their ``a_j`` at the saddle after the jump.
-    preactivations : ndarray, shape (k, |fitted|)
+    preactivations : ndarray, shape ``(k, len(fitted))``
         Their ``U_ji`` on ``fitted`` at that saddle (0 elsewhere).
     """
 
@@ -85,7 +85,7 @@ class JointJump:
 
     @property
     def shares(self) -> np.ndarray:
-        """``a_j relu(U_ji) / y_i`` for ``y`` the outputs they produce, shape (k, |fitted|)."""
+        """``a_j relu(U_ji) / y_i`` for ``y`` the outputs they produce, shape ``(k, len(fitted))``."""
         parts = self.output_weights[:, None] * np.maximum(self.preactivations, 0.0)
         total = parts.sum(axis=0)
         return parts / np.where(total != 0, total, 1.0)

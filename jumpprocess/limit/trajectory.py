@@ -181,7 +181,8 @@ class Trajectory:
         samples each tied neuron fits, and everything after, then depends on O(1)
         prefactors, and the trajectory continues by the convention "lowest neuron index
         first". Ties between neurons with identical remaining sets do not make a run
-        ambiguous (see :attr:`identical_ties`). Always ``not function_determined``.
+        ambiguous (see :attr:`identical_ties`), and neither do ties resolved by the joint
+        escape (``simulate(..., ties="joint")``, :attr:`joint`). Always ``not function_determined``.
         """
         joint = self._joint_rows
         return any(event.overlapping and not event.identical and event.neuron not in joint for event in self.events)
