@@ -130,3 +130,30 @@ def test_joint_refused_for_gradient_descent_ties():
         simulate(problem, init, 0.5, ties="joint")
     (problem, init), = _instances(1, ambiguous=False, step_size=0.5)
     assert simulate(problem, init, 0.5, ties="joint").events == simulate(problem, init, 0.5).events
+
+
+def test_joint_escape_reintegrated_independently():
+    # The escape itself, integrated by scipy (DOP853, every neuron, no small/large split) from the
+    # finite-σ state 25/λ before the group's first half-fit, ends at the joint jump's saddle.
+    from scipy.integrate import solve_ivp
+
+    (problem, init), = _instances(1, ambiguous=True)
+    joint = simulate(problem, init, ties="joint")
+    jump = joint.joint[0]
+    rate = float(joint.rates[int(np.flatnonzero(joint.jump_times == jump.time)[0]), jump.neurons].max())
+    whole = simulate_finite(problem, init, log_sigma=-1e6)
+    start = float(np.nanmin(whole.half_fit_times[jump.fitted])) - 25.0 / rate
+    a0, U0 = simulate_finite(problem, init, log_sigma=-1e6, stop_time=start).parameters_at(start)
+    y, s, n, m = problem.labels, problem.norms, problem.n, init.m
+
+    def field(t, x):  # docs/math/reduction.rst, in z = U/s
+        a, z = x[:m], x[m:].reshape(m, n)
+        rz = np.maximum(z, 0.0)
+        r = y - (a[:, None] * rz * s).sum(axis=0)
+        return np.concatenate([(rz * (r * s)).sum(axis=1) / n, ((a[:, None] * (z > 0)) * (r * s) / n).ravel()])
+
+    sol = solve_ivp(field, (0.0, 60.0 / rate + 2000.0), np.concatenate([a0, (U0 / s).ravel()]), method="DOP853",
+                    rtol=1e-11, atol=1e-14)
+    a, U = sol.y[:m, -1], sol.y[m:, -1].reshape(m, n) * s
+    np.testing.assert_allclose(a[jump.neurons], jump.output_weights, atol=1e-6)
+    np.testing.assert_allclose(U[np.ix_(jump.neurons, jump.fitted)], jump.preactivations, atol=1e-6)
