@@ -19,10 +19,12 @@ from .race import (
     rates_from_sums,
     run_race,
 )
+from .ties import JointJump, resolve_ties, tie_components
 from .trajectory import Status, Trajectory, saddle_output_weight
 
 __all__ = [
     "Alignment",
+    "JointJump",
     "JumpEvent",
     "RaceResult",
     "Status",
@@ -33,6 +35,8 @@ __all__ = [
     "pack_neuron_bits",
     "rates_from_sums",
     "run_race",
+    "resolve_ties",
     "saddle_output_weight",
     "simulate",
+    "tie_components",
 ]
