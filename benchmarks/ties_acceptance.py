@@ -6,8 +6,10 @@ For each, the joint limit (``simulate(..., ties="joint")``) and the index conven
 compared with ``simulate_finite`` at ``ln σ = −1e4`` and ``−1e5`` on the fitted samples, the
 per-sample outputs at the end and the squared norm (docs/math/ties.rst).
 
-Usage: ``python benchmarks/ties_acceptance.py [--instances 200] [--seed 0]``. Prints counts,
-the largest differences at each σ, and the fraction where the index convention disagrees.
+Usage: ``python benchmarks/ties_acceptance.py [--instances 200] [--seed 0] [--sweep 30]``. Prints
+counts, the largest differences at each σ, the fraction where the index convention disagrees,
+and (``--sweep K``) on the first K instances the squared-norm difference between the joint
+limit and the finite run as ln σ goes from −10 to −1e5 (it shrinks to the engine's tolerance).
 """
 
 from __future__ import annotations
@@ -37,11 +39,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sweep", type=int, default=0, help="instances for the ln sigma sweep (0: none)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     kept = tried = 0
     agree = {-1e4: 0, -1e5: 0}
     worst = {-1e4: [0.0, 0.0], -1e5: [0.0, 0.0]}
+    sweep_levels = (-10.0, -30.0, -100.0, -300.0, -1e3, -1e4, -1e5)
+    sweep = []
     index_disagrees = index_norm_disagrees = unresolved = 0
     index_kinds = {"fitted set": 0, "outputs": 0, "who fits what": 0, "squared norm": 0}
     between = [0.0, 0.0]  # largest |finite(-1e4) - finite(-1e5)|: outputs, squared norm
@@ -85,6 +90,9 @@ def main(argv=None):
                     index_kinds[key] += value
                 disagree_index = any(kinds.values())
         index_disagrees += disagree_index
+        if len(sweep) < args.sweep:
+            sweep.append([abs(joint.squared_norm - sq_norm(run.output_weights, run.preactivations, problem.norms))
+                          for run in (simulate_finite(problem, init, log_sigma=ls) for ls in sweep_levels)])
     print(f"instances with an overlapping tie: {kept} (of {tried} drawn)")
     print(f"joint limit still ambiguous (tie left to the convention): {unresolved}")
     for log_sigma, count in agree.items():
@@ -96,6 +104,12 @@ def main(argv=None):
     print(f"index convention disagrees with the finite run at ln sigma = -1e4 on {index_disagrees}/{kept} "
           f"({index_disagrees / kept:.1%}; who fits what, outputs or norm); on the squared norm alone: "
           f"{index_norm_disagrees}/{kept} ({index_norm_disagrees / kept:.1%})")
+
+    if sweep:
+        table = np.array(sweep)
+        print(f"squared-norm difference joint limit vs finite run, {len(sweep)} instances:")
+        for level, column in zip(sweep_levels, table.T):
+            print(f"  ln sigma = {level:g}: median {np.median(column):.2e}, max {column.max():.2e}")
 
 
 if __name__ == "__main__":
