@@ -237,13 +237,19 @@ class LogComparison:
         """Overlay the logged, finite-σ and limit loss curves (user units); save to ``path`` if given.
 
         Returns the matplotlib figure. Below it, each sample's logged half-fit against the
-        predictions (on the diagonal when they agree).
+        predictions (on the diagonal when they agree). ``ax``: a pair of axes for both
+        panels, or one axes for the loss panel alone. The global matplotlib backend is never
+        touched (the figure is made without pyplot).
         """
-        from ..plotting import require_matplotlib
+        from ..plotting import new_figure
 
-        plt = require_matplotlib()
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7.5), constrained_layout=True,
-                                          gridspec_kw={"height_ratios": [3, 2]})
+        if ax is None:
+            fig, (top, bottom) = new_figure(8.0, 7.5, nrows=2, ncols=1, gridspec_kw={"height_ratios": [3, 2]})
+        elif isinstance(ax, (tuple, list)):
+            top, bottom = ax
+            fig = top.figure
+        else:
+            top, bottom, fig = ax, None, ax.figure
         unit = self.log.axis_name
         x_log = self.log.axis
         events = [row.limit_time for row in self.jumps] + [row.observed_last for row in self.jumps]
@@ -270,7 +276,9 @@ class LogComparison:
         top.set_xlim(0, end)
         top.legend(loc="upper right")
         top.set_title(_short_verdict(self), fontsize=10)
-        if self.observed_half_fit is not None:
+        if bottom is None:
+            pass
+        elif self.observed_half_fit is not None:
             limit_at = np.full(self.imported.problem.n, np.nan)
             for row in self.jumps:
                 limit_at[row.fitted] = row.limit_time
@@ -295,7 +303,6 @@ class LogComparison:
         top.set_xlabel(unit if unit == "step" else "time t (your units)")
         if path is not None:
             fig.savefig(path, dpi=120)
-            plt.close(fig)
         return fig
 
 

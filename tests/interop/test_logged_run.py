@@ -223,3 +223,20 @@ def test_a_log_in_times_is_compared_with_the_flow_limit(instance, tmp_path):
     assert result.limit.trajectory.step_size is None
     result.plot(tmp_path / "flow.png")
     assert (tmp_path / "flow.png").stat().st_size > 10_000
+
+
+def test_plot_returns_its_figure_takes_ax_and_leaves_the_backend(instance, tmp_path):
+    import matplotlib
+
+    flow = jp.interop.from_parameters(instance["a"], instance["W"], instance["X"], instance["y"], sigma=SIGMA,
+                                      convention=jp.Convention("half-sum", "1/sqrt(m)"))
+    times = np.arange(instance["steps"] + 1) * instance["lr"]
+    result = compare_log(flow, TrainingLog(instance["losses"], times=times, outputs=instance["outputs"]), finite=False)
+    backend = matplotlib.get_backend()
+    figure = result.plot()
+    assert len(figure.axes) == 2 and matplotlib.get_backend() == backend
+    from matplotlib.figure import Figure
+
+    mine = Figure()
+    ax = mine.subplots()
+    assert result.plot(ax=ax) is mine and ax.lines
