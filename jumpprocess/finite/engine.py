@@ -337,6 +337,9 @@ class _Runner:
     def run(self, stop_time):
         self._promote()
         self.records.add(0.0, self._loss(), 0.0)
+        if self._ymax == 0.0:
+            # Every label is 0: nothing is ever fitted, and the network only decays from σθ̄.
+            return self.state, self.records, "nothing to fit: every label is 0"
         status = "finished: no neuron below the threshold can grow any more"
         while True:
             self._promote()

@@ -187,6 +187,25 @@ def test_loss_and_parameters_evaluation():
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.parametrize("method", ["hybrid", "direct"])
+@pytest.mark.parametrize("eta", [None, 0.5])
+def test_degenerate_problems(method, eta):
+    """No neurons, zero labels, one sample, a neuron that never moves: no NaN, no hang."""
+    zero = simulate_finite(OrthogonalProblem([0.0, 0.0]), Initialization([[0.5, 0.5]], [1.0]), sigma=1e-6,
+                           step_size=eta, method=method)
+    assert zero.status.startswith("nothing to fit") and np.all(np.isnan(zero.half_fit_times))
+    assert zero.loss_at(np.inf) == pytest.approx(0.5 * 2 * (1e-12 * 0.5) ** 2 / 2)
+    empty = simulate_finite(OrthogonalProblem([1.0, -1.0]), Initialization(np.zeros((0, 2)), np.zeros(0)),
+                            sigma=1e-6, step_size=eta, method=method)
+    assert empty.neurons.size == 0 and empty.loss_at(np.inf) == 0.5
+    still = simulate_finite(OrthogonalProblem([1.0, 2.0]), Initialization([[0.0, 0.0]], [0.0]), sigma=1e-6,
+                            step_size=eta, method=method)
+    assert still.loss_at(np.inf) == 1.25 and np.all(np.isnan(still.half_fit_times))
+    one = simulate_finite(OrthogonalProblem([1.0]), Initialization([[0.5]], [1.0]), sigma=1e-6, step_size=eta,
+                          method=method)
+    assert one.neurons.tolist() == [0] and one.loss_at(np.inf) < 1e-10
+
+
 def test_deterministic():
     problem, init, _ = random_instance(4, n_range=(6, 12), m_range=(4, 8))
     first = simulate_finite(problem, init, sigma=1e-5)
