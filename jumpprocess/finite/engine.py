@@ -32,6 +32,7 @@ import numpy as np
 
 from .._values import as_real
 from ..limit.alignment import check_compatible, check_step_size
+from ..limit.scaling import check_magnitudes
 from ..precision import smallest_sigma
 from ..setting.initialization import Initialization
 from ..setting.problem import OrthogonalProblem
@@ -192,7 +193,17 @@ def simulate_finite(problem: OrthogonalProblem, init: Initialization, sigma=None
     tol = Tolerances() if tolerances is None else tolerances
     if not isinstance(tol, Tolerances):
         raise ValueError(f"tolerances must be a Tolerances, got {type(tol).__name__}")
-    if method == "direct" and ln_sigma < math.log(smallest_sigma()):
+    # Labels c·y and norms d·s: the run is that of (y, s) with σ' = σ √(d/c), times divided
+    # by c d (docs/math/model.rst, the scaling covariance); c, d are powers of two, and
+    # what float64 cannot hold is refused here, before any work.
+    scaling = check_magnitudes(problem, init, eta)
+    run_log_sigma = ln_sigma + 0.5 * (scaling.q - scaling.p) * math.log(2.0)
+    if abs(3 * scaling.p + scaling.q) > 1000:
+        raise ValueError(f"labels of size up to {float(np.max(np.abs(problem.labels))):.3g} (norms up to "
+                         f"{float(np.max(problem.norms)):.3g}): the loss rate dL/dt of the run scales like "
+                         "labels³ · norms and leaves float64; the dynamics are covariant (docs/math/model.rst): "
+                         "rescale the labels to a moderate size and convert times (÷c) and losses (×c²) back")
+    if method == "direct" and run_log_sigma < math.log(smallest_sigma()):
         raise ValueError(f"method='direct' runs in raw float64 and needs sigma >= {smallest_sigma():.3g} "
                          f"(sigma^2 a normal float); got ln(sigma) = {ln_sigma:.6g}. "
                          "Use method='hybrid', which takes any log_sigma.")
@@ -202,11 +213,13 @@ def simulate_finite(problem: OrthogonalProblem, init: Initialization, sigma=None
             raise ValueError(f"stop_time must be >= 0, got {stop_time!r}")
     startup = warm_up()
     start = time.perf_counter()
-    runner = _Runner(problem, init, ln_sigma, eta, method, tol)
-    state, records, status = runner.run(math.inf if stop_time is None else stop_time)
-    return FiniteRun._build(problem=problem, init=init, log_sigma=ln_sigma, step_size=eta, method=method,
-                            tolerances=tol, state=state, records=records, status=status,
-                            seconds=time.perf_counter() - start, startup_seconds=startup)
+    rate = scaling.rate_factor
+    runner = _Runner(scaling.problem(problem), scaling.init(init), run_log_sigma, scaling.step_size(eta), method, tol)
+    state, records, status = runner.run(math.inf if stop_time is None else stop_time * rate)
+    run = FiniteRun._build(problem=problem, init=init, log_sigma=ln_sigma, step_size=eta, method=method,
+                           tolerances=tol, state=state, records=records, status=status,
+                           seconds=time.perf_counter() - start, startup_seconds=startup, norms=runner.s)
+    return run if scaling.identity else run._rescaled(scaling.p, scaling.q)
 
 
 _WARM = []

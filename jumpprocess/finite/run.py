@@ -72,11 +72,12 @@ class FiniteRun:
 
     @classmethod
     def _build(cls, *, problem, init, log_sigma, step_size, method, tolerances, state, records, status, seconds,
-               startup_seconds=0.0):
+               startup_seconds=0.0, norms=None):
         scale = np.exp(state.log_scale)
+        norms = problem.norms if norms is None else norms
         with np.errstate(under="ignore"):
             a = state.X[:, 0] * scale
-            U = state.X[:, 1:] * scale[:, None] * problem.norms[None, :]
+            U = state.X[:, 1:] * scale[:, None] * norms[None, :]
         samples = records.table()
         for array in (a, U, samples, records.half_fit, state.large):
             array.setflags(write=False)
@@ -84,6 +85,23 @@ class FiniteRun:
                    tolerances=tolerances, half_fit_times=records.half_fit, samples=samples, output_weights=a,
                    preactivations=U, left_linear=state.large.copy(), status=status, seconds=seconds,
                    startup_seconds=startup_seconds)
+
+    def _rescaled(self, p: int, q: int) -> "FiniteRun":
+        """Back from the run on labels ``y/2^p`` and norms ``s/2^q`` (docs/math/model.rst):
+        times ``/2^(p+q)``, losses ``·4^p``, ``a ·2^((p−q)/2)``, ``U ·2^((p+q)/2)``."""
+        import dataclasses
+
+        rate = math.ldexp(1.0, p + q)
+        samples = self.samples.copy()
+        samples[:, 0] /= rate
+        samples[:, 1] *= math.ldexp(1.0, 2 * p)
+        samples[:, 2] *= math.ldexp(1.0, 3 * p + q)
+        arrays = {"half_fit_times": self.half_fit_times / rate, "samples": samples,
+                  "output_weights": self.output_weights * 2.0 ** ((p - q) / 2),
+                  "preactivations": self.preactivations * 2.0 ** ((p + q) / 2)}
+        for array in arrays.values():
+            array.setflags(write=False)
+        return dataclasses.replace(self, **arrays)
 
     # ---- scalars -------------------------------------------------------------------------
     @property

@@ -206,6 +206,25 @@ def test_degenerate_problems(method, eta):
     assert one.neurons.tolist() == [0] and one.loss_at(np.inf) < 1e-10
 
 
+@pytest.mark.parametrize("eta", [None, 0.5])
+def test_label_scale_covariance(eta):
+    """Labels c·y at σ are the run of y at σ/√c with times ÷c, losses ×c², a ×√c (docs/math/model.rst);
+    extreme c are computed on normalized labels and scaled back, or refused with the reason."""
+    base_problem = make_problem(6, "sign-balanced", seed=0)
+    init = sample_initialization(base_problem, 4, "balanced", seed=1)
+    for c, sigma in ((1e100, 1e-6), (2.0**200, 1e-6), (1e-100, 1e-80)):
+        run = simulate_finite(OrthogonalProblem(base_problem.labels * c), init, sigma=sigma,
+                              step_size=None if eta is None else eta / c)
+        base = simulate_finite(base_problem, init, log_sigma=math.log(sigma) - 0.5 * math.log(c), step_size=eta)
+        np.testing.assert_allclose(run.half_fit_times * c, base.half_fit_times, rtol=1e-12)
+        assert run.loss_at(0.0) / c**2 == pytest.approx(base.loss_at(0.0), rel=1e-12)
+        np.testing.assert_allclose(run.output_weights / math.sqrt(c), base.output_weights, rtol=1e-12, atol=1e-300)
+    with pytest.raises(ValueError, match="rescale the labels"):
+        simulate_finite(OrthogonalProblem(base_problem.labels * 1e154), init, sigma=1e-6)
+    with pytest.raises(ValueError, match="not a normal float64"):
+        simulate_finite(OrthogonalProblem(base_problem.labels * 1e-300), init, sigma=1e-6)
+
+
 def test_deterministic():
     problem, init, _ = random_instance(4, n_range=(6, 12), m_range=(4, 8))
     first = simulate_finite(problem, init, sigma=1e-5)
