@@ -437,7 +437,7 @@ class _Runner:
         from .integrator import FlowSystem, first_crossing
 
         st = self.state
-        system = FlowSystem(self.y, self.s, self.tol.rtol)
+        system = FlowSystem(self.y, self.s)
         r, f = system.derivative(st.X, st.alive, st.large)
         dr = system.residual_rate(st.X, f, st.alive, st.large)
         self.records.set_last_rate(float(r @ dr) / self.n)
@@ -537,7 +537,7 @@ class _Runner:
         Refused (and not tried again until the cover changes) when a covered sample is not
         half-fitted yet or a small neuron would reach δ within twice the tail's duration.
         """
-        from .projection import project_tail
+        from .projection import kernel_diagonal, project_tail
 
         self._projection_blocked = True
         st = self.state
@@ -551,8 +551,7 @@ class _Runner:
         gap = float(np.max(np.abs(r[covered]), initial=0.0))
         if gap == 0.0:
             return False
-        rows = np.flatnonzero(st.large & (st.X[:, 0] != 0.0))
-        D = (st.alive[rows][:, covered] * (st.X[rows, 0] ** 2)[:, None]).sum(axis=0) * self.s[covered] ** 2 / self.n
+        D = kernel_diagonal(st.X, st.alive, st.large, covered, self.s, self.n)
         if D.size == 0 or np.min(D) <= 0:
             return False
         tail = math.log(max(gap / (1e-12 * self._ymax), 1.0)) / float(np.min(D))

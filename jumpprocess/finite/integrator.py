@@ -95,11 +95,10 @@ def first_crossing(y0, y1, d0, d1, level, iterations=60):
 class FlowSystem:
     """The flow's right-hand side bound to one problem (labels ``y``, norms ``s``)."""
 
-    def __init__(self, y, s, rtol):
+    def __init__(self, y, s):
         self.y = y
         self.s = s
         self.n = y.shape[0]
-        self.rtol = rtol
 
     def derivative(self, X, alive, large):
         r = residual(X, alive, large, self.y, self.s)

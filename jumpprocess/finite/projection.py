@@ -29,7 +29,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["project_tail"]
+__all__ = ["project_tail", "kernel_diagonal"]
+
+
+def kernel_diagonal(X, alive, large, covered, s, n):
+    """``D/n``: the diagonal part ``s_i² Σ_j a_j² / n`` of K on the covered samples (j large, a_j ≠ 0)."""
+    rows = np.flatnonzero(large & (X[:, 0] != 0.0))
+    on = alive[np.ix_(rows, np.flatnonzero(covered))]
+    return (on * (X[rows, 0] ** 2)[:, None]).sum(axis=0) * s[covered] ** 2 / n
 
 
 def _solver(B, D):
@@ -71,7 +78,7 @@ def project_tail(X, alive, large, covered, residual, y, s, n):
     Z = np.where(on, X[np.ix_(rows, 1 + C)], 0.0)
     a = X[rows, 0]
     B = (Z * sC).T / np.sqrt(n)                                       # |C| × k
-    D = (on * (a * a)[:, None]).sum(axis=0) * sC * sC / n             # |C|
+    D = kernel_diagonal(X, alive, large, covered, s, n)               # |C|
     if np.any(D <= 0):
         return float(np.max(np.abs(dr)))
     solve = _solver(B, D)

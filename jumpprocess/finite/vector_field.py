@@ -30,7 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["residual", "flow_derivative", "residual_rate", "descent_step", "amplitudes"]
+__all__ = ["residual", "flow_derivative", "residual_rate", "amplitudes", "covered_residual",
+           "stationarity_gap", "descent_window", "manage_small"]
 
 
 @njit(cache=True)
@@ -85,27 +86,6 @@ def residual_rate(X, dX, alive, large, s):
             if alive[j, i]:
                 out[i] -= s[i] * (da * X[j, i + 1] + a * dX[j, i + 1])
     return out
-
-
-@njit(cache=True)
-def descent_step(X, alive, large, y, s, eta, scratch):
-    """One exact gradient-descent step in place; returns the number of coordinates frozen.
-
-    Uses the residual of the state *before* the step for every neuron (the real
-    network's full-batch update), then freezes alive coordinates that stepped to ``≤ 0``.
-    """
-    r = residual(X, alive, large, y, s)
-    flow_derivative(X, alive, r, s, scratch)
-    m, n1 = X.shape
-    deaths = 0
-    for j in range(m):
-        for k in range(n1):
-            X[j, k] += eta * scratch[j, k]
-        for i in range(n1 - 1):
-            if alive[j, i] and X[j, i + 1] <= 0.0:
-                alive[j, i] = False
-                deaths += 1
-    return deaths
 
 
 @njit(cache=True)
@@ -170,7 +150,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
     step, as training code does.
 
     One fused pass per neuron and step: the output-weight gradient and the update of the
-    alive coordinates (old values on the right-hand side, as in :func:`descent_step`),
+    alive coordinates (old values on the right-hand side, as in full-batch training),
     then the neuron's share of the next residual.
     """
     m, n1 = X.shape
