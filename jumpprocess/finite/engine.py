@@ -341,6 +341,21 @@ class _Runner:
                 st.X[j] *= math.exp(st.log_scale[j])
                 st.log_scale[j] = 0.0
 
+    def _reach_delta(self, rows):
+        """Put the rows that were advanced exactly to their time to δ on δ.
+
+        The closed form lands them on ``ln δ`` up to rounding, which for a log-scale of
+        size 10⁶ (ln σ = −10⁶) is about 1e-10: a row left that far below δ would be given
+        an ever smaller time to δ and the plateau loop would not end.
+        """
+        st = self.state
+        for j in rows:
+            if st.large[j]:
+                continue
+            amp = float(self.vf.amplitudes(st.X[j][None, :], st.alive[j][None, :])[0])
+            if amp > 0.0:
+                st.log_scale[j] = max(st.log_scale[j], self.log_delta - math.log(amp))
+
     def _loss(self):
         st = self.state
         r = self.vf.residual(st.X, st.alive, st.large, self.y, self.s)
@@ -354,8 +369,13 @@ class _Runner:
             # Every label is 0: nothing is ever fitted, and the network only decays from σθ̄.
             return self.state, self.records, "nothing to fit: every label is 0"
         status = "finished: no neuron below the threshold can grow any more"
+        idle = 0  # plateaus in a row after which nothing became large (a guard: 0 or 1 in practice)
         while True:
-            self._promote()
+            if self._promote():
+                idle = 0
+            elif idle > 100:
+                raise RuntimeError("simulate_finite: 100 plateaus in a row ended with no neuron reaching the "
+                                   "threshold; please report this instance")
             code = self._window(stop_time)
             if code != "converged":
                 status = code
@@ -381,6 +401,9 @@ class _Runner:
             amount = min(dt, limit)
             loss = self.records.last_loss()
             self._advance_small(rows, w, amount)
+            idle += 1
+            if amount == dt:
+                self._reach_delta(rows[times == dt])
             self.state.clock = clock + amount
             self.records.add(self._time(), loss, 0.0, plateau=True)
             if amount < dt:

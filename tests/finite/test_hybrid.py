@@ -164,6 +164,19 @@ def test_log_sigma_far_below_the_float_range():
     assert np.all(a == 0.0) and np.all(U == 0.0)   # σ θ̄ is below the float range
 
 
+def test_plateau_ends_on_the_threshold_at_log_sigma_minus_1e6():
+    # Regression: here the closed form advanced neuron 30 to ln δ minus rounding (its
+    # log-scale is of size 1e6, so rounding is ~1e-10); the plateau loop then asked for ever
+    # smaller advances and never ended. The first activation is at τ = 32.73 (the race).
+    problem = make_problem(300, "sign-balanced", seed=0)
+    init = sample_initialization(problem, 39, "balanced", seed=1000)
+    first = simulate(problem, init, ties="index").events[0]
+    assert first.neuron == 30 and first.time == pytest.approx(32.73268, abs=1e-5)
+    run = simulate_finite(problem, init, log_sigma=-1e6, stop_time=1e6 * 32.8)
+    assert run.neurons[0] == 30
+    assert np.isfinite(run.half_fit_times).sum() > 0
+
+
 def test_loss_and_parameters_evaluation():
     problem = OrthogonalProblem([1.0, -1.0, 0.5])
     init = Initialization([[0.5, -0.2, 0.3], [-0.4, 0.6, 0.1]], [0.7, -0.8])
