@@ -202,7 +202,15 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
         raise ValueError("ties='joint' is defined for gradient flow only: under gradient descent the split of shared "
                          "samples depends on the phase of the exponents in steps, which changes with ln σ "
                          "(docs/math/ties.rst); use ties='index' (the convention) or simulate_finite at your σ")
-    run = simulate_finite(trajectory.problem, init, log_sigma=log_sigma)
+    # The last component escapes within O(1) of t = τ ln(1/σ); the next activation comes a
+    # time of order ln(1/σ) later. Stopping half-way skips every later window (the plateau
+    # up to the stop is skipped in closed form), which leaves the components' neurons where
+    # the full run would leave them: no later neuron touches their samples.
+    last = plans[-1][1]
+    stop = None
+    if last < len(events):
+        stop = -log_sigma * 0.5 * (events[last - 1].time + events[last].time)
+    run = simulate_finite(trajectory.problem, init, log_sigma=log_sigma, stop_time=stop)
     a, U = np.asarray(run.output_weights), np.asarray(run.preactivations)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.nan_to_num(a[:, None] * np.maximum(U, 0.0) / np.where(y != 0, y, np.nan), nan=0.0)
