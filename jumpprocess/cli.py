@@ -133,11 +133,23 @@ def _run_simulate(args) -> int:
 
     known_costs = len(one_time_costs())
     start = time.perf_counter()
-    traj = simulate(problem, init, step_size=args.step_size)
+    if args.ties == "joint" and args.step_size is not None:
+        raise ValueError("--ties joint is defined for gradient flow only (docs/math/ties.rst): under gradient "
+                         "descent the split of shared samples has no σ→0 limit; use --ties index")
+    traj = simulate(problem, init, step_size=args.step_size, ties="index")
     wall = time.perf_counter() - start
     # numba's import and kernel loads happen once per process: reported apart, not as engine time
-    startup = one_time_costs()[known_costs:]
+    startup = list(one_time_costs()[known_costs:])
     wall -= sum(seconds for _, seconds in startup)
+    if traj.ambiguous and args.step_size is None and args.ties != "index":  # the joint escape (docs/math/ties.rst)
+        from .finite.engine import warm_up
+
+        loading = warm_up()
+        if loading:
+            startup.append(("finite-σ kernels", loading))
+        start = time.perf_counter()
+        traj = simulate(problem, init, ties="joint")
+        wall += time.perf_counter() - start
     dynamics = "gradient flow" if args.step_size is None else f"gradient descent, η = {args.step_size:g}"
     print(f"jumpprocess {__version__}: σ→0 limit, n = {problem.n}, m = {init.m}, labels {args.labels}, "
           f"init {args.init}, seed {args.seed}, {dynamics}")
@@ -150,7 +162,7 @@ def _run_simulate(args) -> int:
     ratio = f"ratio {traj.norm_ratio:.4f}" if traj.interpolates else "ratio - (no interpolation)"
     print(f"squared norm      {traj.squared_norm:.6g}   minimal interpolator {traj.min_squared_norm:.6g}   {ratio}")
     print(f"local rate        {traj.convergence_rate:.6g}  (smallest tangent-kernel eigenvalue at the end)")
-    print(f"wall time         {wall * 1e3:.2f} ms (alignment + race; engine only)")
+    print(f"wall time         {wall * 1e3:.2f} ms (alignment + race{' + joint escape' if traj.joint else ''}; engine only)")
     for what, seconds in startup:
         print(f"one-time cost     {what}: {seconds:.2f} s (once per process, not engine time)")
     run = _run_finite(args, problem, init, traj) if finite else None
@@ -223,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--method", choices=("hybrid", "direct"), default="hybrid",
                           help="with --sigma: 'hybrid' (default; cost independent of σ) or 'direct' "
                           "(every neuron integrated for the whole run; σ >= 1.5e-154)")
+    simulate.add_argument("--ties", choices=("joint", "index"), default=None,
+                          help="rule at an overlapping tie (docs/math/ties.rst): 'joint' (the determined limit: the "
+                          "tied neurons escape together and share samples, read from one finite-σ run; gradient "
+                          "flow only) or 'index' (lowest index first, a convention, flagged ambiguous). Default: "
+                          "joint for gradient flow, index for gradient descent")
     simulate.add_argument("--max-rows", type=integer(0), default=24,
                           help="jump-table rows to print: the first ones and the last two (default 24)")
     simulate.set_defaults(func=_run_simulate)

@@ -72,7 +72,7 @@ def test_weights_sampling_equals_simulate_trial_by_trial(problem_name, init, ste
     assert summary.sampling == "weights"
     for t in range(len(summary)):
         theta = sample_initialization(problem, 9, init, seed=int(summary.seeds[t]))
-        assert_trial_matches(summary, t, simulate(problem, theta, step_size))
+        assert_trial_matches(summary, t, simulate(problem, theta, step_size, ties="index"))
 
 
 def test_pm1_labels_exercise_ties_and_ambiguity():
@@ -91,7 +91,7 @@ def test_pattern_sampling_equals_simulate_on_pattern_initialization(problem_name
     problem = PROBLEMS[problem_name]()
     summary = simulate_many(problem, 70, 25, seed=2, sampling="pattern")  # m > 64: two words
     for t in range(len(summary)):
-        trajectory = simulate(problem, trial_initialization(problem, summary, t))
+        trajectory = simulate(problem, trial_initialization(problem, summary, t), ties="index")
         assert_trial_matches(summary, t, trajectory)
 
 
@@ -268,7 +268,7 @@ def test_pattern_trajectory_is_simulate_of_pattern_initialization():
     problem = make_problem(45, "sign-balanced", seed=7)
     for seed in trial_seeds(1, 5):
         fast = pattern_trajectory(problem, 70, seed)
-        slow = simulate(problem, pattern_initialization(problem, 70, seed))
+        slow = simulate(problem, pattern_initialization(problem, 70, seed), ties="index")
         assert fast.events == slow.events
         assert np.array_equal(fast.signs, slow.signs) and np.array_equal(fast.good_sets, slow.good_sets)
         np.testing.assert_array_equal(fast.rates, slow.rates)
@@ -285,13 +285,13 @@ def test_norm_ratio_is_nan_exactly_for_trials_that_do_not_interpolate():
     ok = summary["interpolates"]
     # independent computation: 2 Σ_k ||y_{F_k}|| / (2 (||y₊|| + ||y₋||)) from each trial's own simulate
     for t in np.flatnonzero(ok)[:10]:
-        traj = simulate(problem, pattern_initialization(problem, 10, summary.seeds[t]))
+        traj = simulate(problem, pattern_initialization(problem, 10, summary.seeds[t]), ties="index")
         y = problem.labels
         expected = sum(np.linalg.norm(y[f]) for f in traj.fitted) / (np.linalg.norm(y[y > 0]) + np.linalg.norm(y[y < 0]))
         assert summary["norm_ratio"][t] == pytest.approx(expected, rel=1e-12)
         assert traj.norm_ratio == pytest.approx(expected, rel=1e-12)
     for t in np.flatnonzero(stalled)[:5]:
-        assert np.isnan(simulate(problem, pattern_initialization(problem, 10, summary.seeds[t])).norm_ratio)
+        assert np.isnan(simulate(problem, pattern_initialization(problem, 10, summary.seeds[t]), ties="index").norm_ratio)
     assert np.isfinite(np.mean(summary["norm_ratio"][ok])) and np.isnan(summary["norm_ratio"].mean())
 
 

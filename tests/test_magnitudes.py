@@ -56,6 +56,9 @@ def test_sign_labels_of_1e154_run_and_are_exact():
     np.testing.assert_allclose(run.jump_times * 1e154, base.jump_times, rtol=RTOL)
     assert [e.tied_with for e in run.events] == [e.tied_with for e in base.events]
     assert run.ambiguous == base.ambiguous and run.identical_ties == base.identical_ties
+    # the joint escape too (default under flow): squared norms scale like the labels
+    assert base.ties == run.ties == "joint" and len(run.joint) == len(base.joint) > 0
+    assert run.squared_norm / 1e154 == pytest.approx(base.squared_norm, rel=1e-6)
 
 
 @pytest.mark.parametrize("labels, norms, message", [

@@ -120,7 +120,7 @@ def test_identical_set_ties_are_flagged_as_determined():
     # neuron 0: {0, 1} (rate √2/3) jumps first; then 1 and 2 each have nothing left
     assert simulate(problem, partial).function_determined
     t2 = simulate(OrthogonalProblem([1.0, 1.0, -1.0, 1.0]), Initialization(
-        [[1.0, 1.0, -1.0, -1.0], [1.0, -1.0, -1.0, 1.0]], [2.0, 2.0]))
+        [[1.0, 1.0, -1.0, -1.0], [1.0, -1.0, -1.0, 1.0]], [2.0, 2.0]), ties="index")
     # G_0 = {0, 1}, G_1 = {0, 3}: equal rates, overlapping on sample 0, not identical
     assert t2.ambiguous and not t2.events[0].identical and not t2.function_determined and not t2.identical_ties
     assert t2.status_code is Status.AMBIGUOUS and t2.status.startswith("ambiguous tie at τ = ")

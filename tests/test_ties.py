@@ -20,7 +20,7 @@ def _instances(count, *, ambiguous, step_size=None, start=0):
         n, m = int(rng.integers(4, 31)), int(rng.integers(2, 12))
         problem = make_problem(n, "sign-balanced", seed=seed)
         init = sample_initialization(problem, m, "balanced", seed=seed + 1000)
-        if simulate(problem, init, step_size).ambiguous == ambiguous:
+        if simulate(problem, init, step_size, ties="index").ambiguous == ambiguous:
             out.append((problem, init))
         seed += 1
     return out
@@ -39,8 +39,21 @@ def test_ties_must_be_index_or_joint():
     problem, init = _symmetric()
     with pytest.raises(ValueError, match="ties must be 'index'"):
         simulate(problem, init, ties="lowest")
-    with pytest.raises(ValueError, match="ties must be"):
-        simulate(problem, init, ties=None)
+    for bad in ("Joint", 1, ""):
+        with pytest.raises(ValueError, match="ties must be"):
+            simulate(problem, init, ties=bad)
+
+
+def test_default_is_joint_for_flow_and_index_for_descent():
+    # Under gradient flow the default is the determined limit; under gradient descent, where an
+    # overlapping tie has no σ→0 limit (docs/math/ties.rst), the convention (flagged ambiguous).
+    problem, init = _symmetric()
+    default, joint = simulate(problem, init), simulate(problem, init, ties="joint")
+    assert default.ties == "joint" and not default.ambiguous
+    assert default.to_dict() == joint.to_dict()
+    descent = simulate(problem, init, 0.5)
+    assert descent.ties == "index" and descent.ambiguous
+    assert descent.to_dict() == simulate(problem, init, 0.5, ties="index").to_dict()
 
 
 def test_symmetric_tie_by_hand():
@@ -48,7 +61,7 @@ def test_symmetric_tie_by_hand():
     # the shared one, and balance a² = U_0² + U_1² gives a⁴ = 5/4, squared norm 4 a² = 2√5.
     # The index convention gives neuron 0 the set {0, 1}: 2√2 + 2.
     problem, init = _symmetric()
-    index, joint = simulate(problem, init), simulate(problem, init, ties="joint")
+    index, joint = simulate(problem, init, ties="index"), simulate(problem, init, ties="joint")
     assert index.ambiguous and index.squared_norm == pytest.approx(2 * np.sqrt(2) + 2, rel=1e-12)
     assert not joint.ambiguous and joint.ties == "joint"
     assert joint.squared_norm == pytest.approx(2 * np.sqrt(5), rel=1e-6)
@@ -79,7 +92,7 @@ def test_tie_components_join_overlapping_sets():
 
 def test_no_overlapping_tie_gives_todays_trajectory():
     for problem, init in _instances(6, ambiguous=False):
-        index, joint = simulate(problem, init), simulate(problem, init, ties="joint")
+        index, joint = simulate(problem, init, ties="index"), simulate(problem, init, ties="joint")
         expected, got = index.to_dict(), joint.to_dict()
         assert got.pop("ties") == "joint" and expected.pop("ties") == "index"
         assert got == expected
@@ -117,7 +130,7 @@ def test_joint_json_round_trip_and_end_state():
 
 def test_index_end_state_is_the_last_saddle():
     (problem, init), = _instances(1, ambiguous=True)
-    index = simulate(problem, init)
+    index = simulate(problem, init, ties="index")
     a, U = index.parameters_at(np.inf)
     fitted = np.flatnonzero(index.fitted_by >= 0)
     np.testing.assert_allclose(_outputs(a, U)[fitted], problem.labels[fitted], rtol=1e-12)
@@ -157,3 +170,28 @@ def test_joint_escape_reintegrated_independently():
     a, U = sol.y[:m, -1], sol.y[m:, -1].reshape(m, n) * s
     np.testing.assert_allclose(a[jump.neurons], jump.output_weights, atol=1e-6)
     np.testing.assert_allclose(U[np.ix_(jump.neurons, jump.fitted)], jump.preactivations, atol=1e-6)
+
+
+def test_simulate_many_joint_recomputes_only_tied_trials():
+    # simulate_many(ties="joint") against simulate(..., ties=...) trial by trial (weights sampling).
+    from jumpprocess import simulate_many
+    from jumpprocess.scale.batch import trial_initialization
+
+    problem = make_problem(12, "sign-balanced", seed=5)
+    index = simulate_many(problem, 6, 40, seed=3, sampling="weights")
+    joint = simulate_many(problem, 6, 40, seed=3, sampling="weights", ties="joint")
+    assert index.ties == "index" and joint.ties == "joint"
+    assert index.ambiguous.sum() >= 3  # the instance family does tie (else this checks nothing)
+    for t in range(40):
+        init = trial_initialization(problem, index, t)
+        expected = simulate(problem, init, ties="joint")
+        assert joint.squared_norm[t] == pytest.approx(expected.squared_norm, rel=1e-12)
+        assert joint.ambiguous[t] == expected.ambiguous
+        if not index.ambiguous[t]:
+            assert joint.squared_norm[t] == index.squared_norm[t]
+    np.testing.assert_array_equal(joint.interpolates, index.interpolates)
+    np.testing.assert_array_equal(joint.num_jumps, index.num_jumps)
+    with pytest.raises(ValueError, match="gradient flow only"):
+        simulate_many(problem, 6, 4, step_size=0.5, ties="joint")
+    with pytest.raises(ValueError, match="ties must be"):
+        simulate_many(problem, 6, 4, ties="first")

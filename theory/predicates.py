@@ -88,9 +88,15 @@ def _verdict(statement: str, witness: dict | None) -> Check:
 
 
 def _default_simulate():
+    """``simulate`` with ``ties="index"``: the theorems checked here are the race's, exact to
+    rounding (the joint escape at an overlapping tie is a finite-σ computation, accurate to its
+    tolerances, docs/math/ties.rst; pass ``simulate=functools.partial(simulate, ties="joint")``
+    to check it)."""
+    from functools import partial
+
     from jumpprocess import simulate
 
-    return simulate
+    return partial(simulate, ties="index")
 
 
 def _relative_tolerance(count: int) -> float:
@@ -384,7 +390,7 @@ def scaling_laws(problem, init, factor: float, *, step_size=None, simulate=None,
         ``c > 0``, finite.
     step_size : float, optional
     simulate : callable, optional
-        The engine (default :func:`jumpprocess.simulate`).
+        The engine (default :func:`jumpprocess.simulate` with ``ties="index"``, the race's convention).
     rtol : float
         Relative tolerance on times, norms and losses.
     """
@@ -490,7 +496,7 @@ def gradient_descent_converges_to_flow(problem, init, step_sizes=None, *, simula
     step_sizes : sequence of float, optional
         Decreasing steps; default ``(1e-1, 1e-2, 1e-3) / λ_max``.
     simulate : callable, optional
-        The engine (default :func:`jumpprocess.simulate`).
+        The engine (default :func:`jumpprocess.simulate` with ``ties="index"``, the race's convention).
     """
     statement = "gradient-descent races converge to the gradient-flow race as η → 0 (docs/math/race.rst, docs/math/convergence.rst)"
     simulate = simulate or _default_simulate()

@@ -55,13 +55,13 @@ class SavedRun:
         return self.trajectory.step_size
 
     def recompute(self) -> Trajectory:
-        """``simulate(problem, initialization, step_size)`` from the stored values."""
+        """``simulate(problem, initialization, step_size, ties=...)`` from the stored values (the stored tie rule)."""
         if self.initialization is None:
             raise ValueError("this run was saved without its initialization, so it cannot be recomputed "
                              "(files written by jumpprocess simulate --json hold it)")
         from .engine import simulate
 
-        return simulate(self.problem, self.initialization, self.step_size)
+        return simulate(self.problem, self.initialization, self.step_size, ties=self.trajectory.ties)
 
     def __repr__(self) -> str:
         return f"SavedRun({self.trajectory!r}, initialization {'stored' if self.initialization is not None else 'missing'})"

@@ -178,6 +178,7 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
 
     from ..finite.engine import simulate_finite
     from .race import JumpEvent
+    from .scaling import check_magnitudes
 
     events = trajectory.events
     good = trajectory.good_sets
@@ -210,8 +211,15 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     stop = None
     if last < len(events):
         stop = -log_sigma * 0.5 * (events[last - 1].time + events[last].time)
-    run = simulate_finite(trajectory.problem, init, log_sigma=log_sigma, stop_time=stop)
-    a, U = np.asarray(run.output_weights), np.asarray(run.preactivations)
+    # On labels y/2^p and norms s/2^q (the scale covariance, docs/math/model.rst), so that any
+    # problem the race takes is one the finite run takes; a and U are scaled back exactly.
+    scaling = check_magnitudes(trajectory.problem, init)
+    p, q = scaling.p, scaling.q
+    run = simulate_finite(scaling.problem(trajectory.problem), scaling.init(init),
+                          log_sigma=log_sigma + 0.5 * (q - p) * np.log(2.0),
+                          stop_time=None if stop is None else stop * scaling.rate_factor)
+    a = np.asarray(run.output_weights) * 2.0 ** ((p - q) / 2)
+    U = np.asarray(run.preactivations) * 2.0 ** ((p + q) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.nan_to_num(a[:, None] * np.maximum(U, 0.0) / np.where(y != 0, y, np.nan), nan=0.0)
     scale = float(np.max(np.abs(y))) if y.size else 1.0

@@ -12,7 +12,7 @@ Two ways to obtain a trial's activation pattern (``sampling``):
 
 ``"weights"``
     Draw ``θ̄ = sample_initialization(problem, m, init, seed=seeds[t])`` and align it
-    (docs/math/alignment.rst). Trial ``t`` is then *exactly* ``simulate(problem, that init, step_size)``.
+    (docs/math/alignment.rst). Trial ``t`` is then *exactly* ``simulate(problem, that init, step_size, ties="index")``.
 ``"pattern"``
     Draw the pattern from its law. For a sign-stable initialization (``"balanced"``,
     ``"output-dominated"``) under gradient flow, ``sgn_j = sign(ā_j)`` is a fair sign and
@@ -29,7 +29,7 @@ Two ways to obtain a trial's activation pattern (``sampling``):
 Seeds. Trial ``t`` uses the integer seed ``seeds[t]``, the ``t``-th word of
 ``numpy.random.SeedSequence(seed).generate_state(trials, uint64)`` (a prefix of a longer
 run's seeds), recorded in the result: any trial can be re-run alone with
-``simulate(problem, trial_initialization(...))``.
+``simulate(problem, trial_initialization(...), ties=summary.ties)``.
 """
 
 from __future__ import annotations
@@ -130,6 +130,8 @@ class BatchSummary:
         Full trajectories when ``keep_trajectories=True``.
     first_trial : int
         Index of the first trial in the sequence of ``seed`` (the ``first_trial`` argument).
+    ties : str
+        The tie rule the norm columns follow (``"index"`` or ``"joint"``, docs/math/ties.rst).
     """
 
     n: int
@@ -153,6 +155,7 @@ class BatchSummary:
     identical_ties: np.ndarray
     trajectories: tuple | None = field(default=None, repr=False)
     first_trial: int = 0
+    ties: str = "index"
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in SUMMARY_FIELDS:
@@ -326,7 +329,7 @@ def pattern_initialization(problem: OrthogonalProblem, m: int, seed) -> Initiali
 
     ``ā_j = 2 sgn_j`` and ``Ū_ji = ±s_i/√n`` with the signs of :func:`_pattern_bits`
     (so ``||w̄_j|| = 1 < |ā_j|``: sign-stable, docs/math/alignment.rst). Then
-    ``simulate(problem, pattern_initialization(problem, m, seeds[t]))`` reproduces trial
+    ``simulate(problem, pattern_initialization(problem, m, seeds[t]), ties="index")`` reproduces trial
     ``t`` of ``simulate_many(..., sampling="pattern")`` exactly.
 
     Examples
@@ -350,7 +353,7 @@ def pattern_initialization(problem: OrthogonalProblem, m: int, seed) -> Initiali
 def pattern_trajectory(problem: OrthogonalProblem, m: int, seed):
     """The full trajectory of one law-sampled trial, without building float weights.
 
-    Equal to ``simulate(problem, pattern_initialization(problem, m, seed))`` (same signs,
+    Equal to ``simulate(problem, pattern_initialization(problem, m, seed), ties="index")`` (same signs,
     good sets and race, docs/math/alignment.rst, docs/math/race.rst), but the pattern is drawn as
     bits and unpacked to the
     ``(m, n)`` good sets directly: at n = 10⁶, m = 80 it needs 80 MB instead of 640 MB of
@@ -439,6 +442,7 @@ def simulate_many(
     backend: str = "auto",
     d: int | None = None,
     first_trial: int = 0,
+    ties: str = "index",
 ) -> BatchSummary:
     """Simulate the σ→0 limit from ``trials`` independent initializations.
 
@@ -462,8 +466,9 @@ def simulate_many(
     sampling : {"auto", "weights", "pattern"}
         How each trial's activation pattern is drawn (module notes). With ``"weights"``
         trial ``t`` equals ``simulate(problem, sample_initialization(problem, m, init,
-        seed=seeds[t], d=d), step_size)``; with ``"pattern"`` it equals
-        ``simulate(problem, pattern_initialization(problem, m, seeds[t]))``.
+        seed=seeds[t], d=d), step_size, ties="index")``; with ``"pattern"`` it equals
+        ``simulate(problem, pattern_initialization(problem, m, seeds[t]), ties="index")``
+        (with ``ties="joint"``, the same calls with ``ties="joint"``).
     keep_trajectories : bool
         Also return every full :class:`~jumpprocess.Trajectory` (built by ``simulate``,
         or :func:`pattern_trajectory` for law-sampled trials; memory ``O(trials · m · n)``).
@@ -478,6 +483,13 @@ def simulate_many(
         Run trials ``first_trial, …, first_trial + trials − 1`` of the seed's sequence: the
         seeds are prefix-stable (:func:`trial_seeds`), so ``first_trial=100, trials=200``
         gives exactly trials 100–299 of a 300-trial run (a sweep grows its trial count so).
+    ties : {"index", "joint"}
+        The rule at overlapping ties (docs/math/ties.rst). ``"index"`` (default here, unlike
+        :func:`~jumpprocess.simulate` under gradient flow): the race alone, milliseconds per
+        thousand trials. ``"joint"`` (gradient flow only): each trial whose race left an
+        overlapping tie is recomputed by ``simulate(..., ties="joint")`` (one finite-σ run,
+        0.05–1 s at ``n ≤ 300``), which replaces its ``squared_norm``, ``norm_ratio`` and
+        ``ambiguous``. Fitted sets, times and interpolation do not depend on the rule.
 
     Returns
     -------
@@ -516,6 +528,12 @@ def simulate_many(
     except ValueError:
         raise ValueError(f"unknown init kind {init!r}; expected one of {[k.value for k in InitKind]}") from None
     eta = check_step_size(step_size)
+    from ..limit.ties import check_ties
+
+    rule = check_ties(ties)
+    if rule == "joint" and eta is not None:
+        raise ValueError("ties='joint' is defined for gradient flow only (docs/math/ties.rst, \"The joint escape\"): "
+                         "under gradient descent use ties='index'")
     mode = _resolve_sampling(sampling, kind, eta)
     backend = _resolve_backend(backend)
     first_trial = _check_count(first_trial, "first_trial")
@@ -589,7 +607,7 @@ def simulate_many(
         if mode is Sampling.PATTERN:
             trajectories = tuple(pattern_trajectory(problem, m, seeds[t]) for t in range(trials))
         else:
-            trajectories = tuple(simulate(problem, initialization(t), eta) for t in range(trials))
+            trajectories = tuple(simulate(problem, initialization(t), eta, ties="index") for t in range(trials))
     squared = raw[:, 3].copy()
     interpolates = fitted == nonzero
     norm_ratio = squared / min_sq if min_sq > 0 else np.ones(trials)  # scale-free
@@ -600,12 +618,25 @@ def simulate_many(
         squared = np.array([ldexp(value, scaling.p - scaling.q) for value in squared])
         min_sq = ldexp(min_sq, scaling.p - scaling.q)
         check_results(raw[:, 1:3], [], squared, [])
+    if rule == "joint":
+        from ..limit.engine import simulate
+
+        trajectories = None if trajectories is None else list(trajectories)
+        for t in np.flatnonzero(undetermined):  # only tied trials change (docs/math/ties.rst)
+            joint = simulate(problem, initialization(t), None, ties="joint")
+            squared[t] = joint.squared_norm
+            if interpolates[t]:
+                norm_ratio[t] = joint.norm_ratio
+            undetermined[t] = joint.ambiguous
+            if trajectories is not None:
+                trajectories[t] = joint
+        trajectories = None if trajectories is None else tuple(trajectories)
     return BatchSummary(
         n=n, m=m, init=kind.value, step_size=eta, sampling=mode.value, seed=seed, seeds=seeds, first_trial=first_trial,
         interpolates=interpolates, num_jumps=raw[:, 0].astype(np.int64), first_time=raw[:, 1].copy(),
         final_time=raw[:, 2].copy(), squared_norm=squared, norm_ratio=norm_ratio, min_squared_norm=min_sq,
         uncovered=nonzero - fitted, ambiguous=undetermined, function_determined=~undetermined, num_tie_groups=ties,
-        identical_ties=identical, trajectories=trajectories,
+        identical_ties=identical, trajectories=trajectories, ties=rule,
     )
 
 

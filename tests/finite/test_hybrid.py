@@ -137,7 +137,7 @@ def test_the_limit_from_the_other_side(eta):
     checked = 0
     for seed in range(8):
         problem, init, description = random_instance(seed, n_range=(4, 16), m_range=(3, 10))
-        trajectory = simulate(problem, init, eta)
+        trajectory = simulate(problem, init, eta, ties="index")
         if trajectory.ambiguous:
             continue
         limit = np.full(problem.n, np.nan)
@@ -231,7 +231,10 @@ def test_label_scale_covariance(eta):
         base = simulate_finite(base_problem, init, log_sigma=math.log(sigma) - 0.5 * math.log(c), step_size=eta)
         np.testing.assert_allclose(run.half_fit_times * c, base.half_fit_times, rtol=1e-12)
         assert run.loss_at(0.0) / c**2 == pytest.approx(base.loss_at(0.0), rel=1e-12)
-        np.testing.assert_allclose(run.output_weights / math.sqrt(c), base.output_weights, rtol=1e-12, atol=1e-300)
+        # to 1e-12 of the weights' scale (a neuron that never grew, here ~5e-17, carries the
+        # rounding of its log-scale, amplified by its decay: 1e-12 of itself is below rounding)
+        scale = float(np.max(np.abs(base.output_weights)))
+        np.testing.assert_allclose(run.output_weights / math.sqrt(c), base.output_weights, rtol=1e-12, atol=1e-12 * scale)
     with pytest.raises(ValueError, match="rescale the labels"):
         simulate_finite(OrthogonalProblem(base_problem.labels * 1e154), init, sigma=1e-6)
     with pytest.raises(ValueError, match="not a normal float64"):
