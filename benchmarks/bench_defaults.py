@@ -87,12 +87,12 @@ def simulate_passes(repeats: int) -> dict:
         saved = compiled.COMPILED_FROM
         compiled.COMPILED_FROM = 1 << 62
         try:
-            simulate(problem, init)
+            simulate(problem, init, ties="index")
         finally:
             compiled.COMPILED_FROM = saved
 
     cases = {"one pass (reference)": lambda: good.astype(np.float32) @ weights,
-             "simulate (default: compiled)": lambda: simulate(problem, init),
+             "simulate (default: compiled)": lambda: simulate(problem, init, ties="index"),
              "simulate (numpy path)": numpy_path}
     for case in cases.values():
         case()

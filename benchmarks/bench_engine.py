@@ -1,7 +1,8 @@
 """Benchmark of the limit engine (issue 2 targets), printing medians and ratios from one run.
 
 Instance: n = 10^5, m = 64, exactly balanced ±1 labels, unit norms, balanced init sampled
-beforehand (sampling is not timed). Rows without a suffix are what ``simulate`` runs by default
+beforehand (sampling is not timed). ``simulate`` rows use ``ties="index"`` (the race alone; the
+joint escape at an overlapping tie is a finite-σ run, see bench_finite.py). Rows without a suffix are what ``simulate`` runs by default
 (the compiled passes of :mod:`jumpprocess.limit.compiled` for m·n >= 2^20, loaded before timing);
 "(numpy)" rows force the numpy path, for the ratio. The unit of work is one pass over the m × n pattern,
 ``good.astype(np.float32) @ w``, measured in the same run; every row is also given as a
@@ -74,8 +75,8 @@ def main(argv=None) -> int:
         "race": lambda: run_race(good, signal_sq, args.n),
         "race (numpy)": lambda: run_race(good, signal_sq, args.n, compiled=False),
         "race (compiled)": lambda: run_race(good, signal_sq, args.n, compiled=True),
-        "simulate": lambda: simulate(problem, init),
-        "simulate (numpy)": numpy_path(lambda: simulate(problem, init)),
+        "simulate": lambda: simulate(problem, init, ties="index"),
+        "simulate (numpy)": numpy_path(lambda: simulate(problem, init, ties="index")),
     }
     for case in cases.values():  # warm-up
         case()
@@ -88,7 +89,7 @@ def main(argv=None) -> int:
     medians = {name: 1e3 * float(np.median(values)) for name, values in samples.items()}
     unit = medians["one pass (reference)"]
 
-    traj = simulate(problem, init)
+    traj = simulate(problem, init, ties="index")
     print(f"jumpprocess {jumpprocess.__version__} engine benchmark — numpy {np.__version__}, "
           f"python {platform.python_version()}, {os.cpu_count()} cores, float64 engine")
     print(f"instance: n = {args.n}, m = {args.m}, ±1 balanced labels, unit norms, balanced init, seed {args.seed}; "

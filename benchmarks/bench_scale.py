@@ -112,7 +112,7 @@ def single_trajectory(repeats: int, seed: int, weights: bool) -> None:
         start = time.perf_counter()
         init = sample_initialization(problem, m, "balanced", seed=seed)
         sampled = time.perf_counter() - start
-        t = simulate(problem, init)
+        t = simulate(problem, init, ties="index")
         total = time.perf_counter() - start
         print(f"| full Trajectory, Gaussian weights (sample_initialization {sampled:.2f} s + simulate), 1 run | "
               f"{total:.3f} | {t.num_jumps} | {t.interpolates} | {t.norm_ratio:.4f} |")

@@ -56,7 +56,7 @@ def main(argv=None):
         seed = int(rng.integers(2**31))
         problem = make_problem(n, "sign-balanced", seed=seed)
         init = sample_initialization(problem, m, "balanced", seed=seed + 1)
-        index = simulate(problem, init)
+        index = simulate(problem, init, ties="index")
         if not index.ambiguous:
             continue
         kept += 1
