@@ -373,6 +373,7 @@ class _Runner:
         while True:
             if self._promote():
                 idle = 0
+                self._projection_blocked = False  # a new cover: the tail may be projectable again
             elif idle > 100:
                 raise RuntimeError("simulate_finite: 100 plateaus in a row ended with no neuron reaching the "
                                    "threshold; please report this instance")
