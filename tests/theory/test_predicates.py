@@ -27,7 +27,7 @@ def _holds(check):
 @given(problem_and_init())
 def test_saddles_are_critical_points(instance):
     problem, init = instance
-    _holds(P.saddles_are_critical_points(simulate(problem, init)))
+    _holds(P.saddles_are_critical_points(simulate(problem, init, ties="index")))
 
 
 @settings(max_examples=150)
@@ -39,7 +39,7 @@ def test_saddles_are_critical_points_with_real_random_orthogonal_inputs(problem,
     W = rng.standard_normal((m, X.shape[1])) / np.sqrt(X.shape[1])
     a = np.where(rng.random(m) < 0.5, 1.0, -1.0) * np.linalg.norm(W, axis=1)
     init = Initialization(W @ X.T, a)
-    _holds(P.saddles_are_critical_points(simulate(real, init)))
+    _holds(P.saddles_are_critical_points(simulate(real, init, ties="index")))
 
 
 @settings(max_examples=300)
@@ -47,28 +47,28 @@ def test_saddles_are_critical_points_with_real_random_orthogonal_inputs(problem,
 def test_one_new_neuron_per_jump_for_continuous_labels(instance):
     """(Mixed-scale labels produce rate differences below float64 resolution: reported ties.)"""
     problem, init = instance
-    _holds(P.one_neuron_per_jump(simulate(problem, init)))
+    _holds(P.one_neuron_per_jump(simulate(problem, init, ties="index")))
 
 
 @settings(max_examples=300)
 @given(problem_and_init())
 def test_plateau_losses_strictly_decrease(instance):
     problem, init = instance
-    _holds(P.plateau_losses_strictly_decrease(simulate(problem, init)))
+    _holds(P.plateau_losses_strictly_decrease(simulate(problem, init, ties="index")))
 
 
 @settings(max_examples=300)
 @given(problem_and_init())
 def test_interpolation_iff_coverage(instance):
     problem, init = instance
-    _holds(P.interpolation_iff_coverage(simulate(problem, init), init))
+    _holds(P.interpolation_iff_coverage(simulate(problem, init, ties="index"), init))
 
 
 @settings(max_examples=300)
 @given(problem_and_init())
 def test_squared_norm_is_the_sum_of_closed_forms_and_at_least_minimal(instance):
     problem, init = instance
-    _holds(P.squared_norm_matches_closed_forms(simulate(problem, init)))
+    _holds(P.squared_norm_matches_closed_forms(simulate(problem, init, ties="index")))
 
 
 @settings(max_examples=200)
@@ -86,7 +86,7 @@ def test_scaling_laws_gradient_descent(instance, factor, relative_step):
     """(No mixed-scale labels: with η tuned to the largest rate, a neuron that must lose a
     1e-4 label takes ~1e7 alignment steps and the engine stops with a RuntimeError.)"""
     problem, init = instance
-    rates = simulate(problem, init).rates
+    rates = simulate(problem, init, ties="index").rates
     step = relative_step / float(rates.max()) if rates.size and rates.max() > 0 else relative_step
     _holds(P.scaling_laws(problem, init, factor, step_size=step))
 
@@ -105,7 +105,7 @@ def test_equivariance_under_permuting_samples_and_neurons(instance, data):
                         init_kinds=("balanced", "output-dominated")))
 def test_gradient_descent_races_converge_to_the_flow_race(instance):
     problem, init = instance
-    rates = simulate(problem, init).rates
+    rates = simulate(problem, init, ties="index").rates
     lam = float(rates.max()) if rates.size and rates.max() > 0 else 1.0
     _holds(P.gradient_descent_converges_to_flow(problem, init, (0.1 / lam, 0.01 / lam, 0.002 / lam)))
 
@@ -113,8 +113,8 @@ def test_gradient_descent_races_converge_to_the_flow_race(instance):
 def test_gradient_descent_time_error_shrinks_linearly_with_the_step():
     problem = OrthogonalProblem([1.0, 2.0, -1.5, 0.5])
     init = Initialization([[1.0, 1.0, -1.0, 1.0], [-1.0, -1.0, 1.0, -1.0]], [3.0, -3.0])
-    flow = simulate(problem, init)
-    errors = [np.max(np.abs(simulate(problem, init, eta).jump_times - flow.jump_times)) for eta in (1e-2, 1e-3, 1e-4)]
+    flow = simulate(problem, init, ties="index")
+    errors = [np.max(np.abs(simulate(problem, init, eta, ties="index").jump_times - flow.jump_times)) for eta in (1e-2, 1e-3, 1e-4)]
     assert errors[0] > errors[1] > errors[2] > 0
     assert 8 < errors[0] / errors[1] < 12 and 8 < errors[1] / errors[2] < 12  # first order in η
     _holds(P.gradient_descent_converges_to_flow(problem, init))
@@ -126,12 +126,12 @@ def test_gradient_descent_time_error_shrinks_linearly_with_the_step():
 def _example():
     problem = OrthogonalProblem([1.0, 2.0, -1.5, 0.5], [1.0, 0.5, 2.0, 1.0])
     init = Initialization([[1.0, 1.0, -1.0, -1.0], [-1.0, -1.0, 1.0, -1.0], [0.5, -1.0, -1.0, 1.0]], [3.0, -3.0, 2.0])
-    return problem, init, simulate(problem, init)
+    return problem, init, simulate(problem, init, ties="index")
 
 
 def _tampered(traj, **values):
     """A copy of ``traj`` whose cached properties are overridden (the engine is not touched)."""
-    copy = simulate(traj.problem, _example()[1])
+    copy = simulate(traj.problem, _example()[1], ties="index")
     copy.__dict__.update(values)
     return copy
 
@@ -189,7 +189,7 @@ def test_wrong_interpolation_verdict_is_caught():
 
 def test_unreported_simultaneous_activations_are_caught():
     problem = OrthogonalProblem([1.0, -1.0])  # ±1 labels: a disjoint exact tie, reported
-    traj = simulate(problem, Initialization([[1.0, -1.0], [-1.0, 1.0]], [2.0, -2.0]))
+    traj = simulate(problem, Initialization([[1.0, -1.0], [-1.0, 1.0]], [2.0, -2.0]), ties="index")
     assert traj.jump_times[0] == traj.jump_times[1]
     _holds(P.one_neuron_per_jump(traj))
     silent = tuple(dataclasses.replace(event, tied_with=()) for event in traj.events)
@@ -203,10 +203,10 @@ def _engine_ignoring(what):
 
     def fake(problem, init, step_size=None):
         if what == "scaling":
-            return simulate(original, _example()[1], step_size)
+            return simulate(original, _example()[1], step_size, ties="index")
         if what == "step":
-            return simulate(problem, init, None if step_size is None else step_size * 50)
-        return simulate(original, _example()[1], step_size)  # ignores permutations
+            return simulate(problem, init, None if step_size is None else step_size * 50, ties="index")
+        return simulate(original, _example()[1], step_size, ties="index")  # ignores permutations
 
     return fake
 
@@ -246,7 +246,7 @@ def test_engine_plateau_losses_are_relatively_accurate_for_mixed_magnitudes():
     plateau loss as total − (fitted so far), which loses the small remaining labels (here
     a relative error of 7.6e-6; with y = 1e-6 instead of 1e-3 it would be 100%)."""
     problem = OrthogonalProblem([1000.0, 1e-3, -1e-3])
-    traj = simulate(problem, Initialization([[1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]], [3.0, -3.0]))
+    traj = simulate(problem, Initialization([[1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]], [3.0, -3.0]), ties="index")
     assert [list(f) for f in traj.fitted] == [[0, 1], [2]]
     _holds(P.plateau_losses_strictly_decrease(traj))
 
@@ -261,7 +261,7 @@ def test_engine_race_rates_are_relatively_accurate_for_mixed_magnitudes():
     neuron 1 (G = {0, 2}) then has exponent −1 + τ₀ ||(y_0, y_2)|| / n and rate |y_2| / n."""
     y = np.array([1000.0, 500.0, 1e-6])
     problem = OrthogonalProblem(y)
-    traj = simulate(problem, Initialization([[1.0, 1.0, -1.0], [1.0, -1.0, 1.0]], [3.0, 3.0]))
+    traj = simulate(problem, Initialization([[1.0, 1.0, -1.0], [1.0, -1.0, 1.0]], [3.0, 3.0]), ties="index")
     tau0 = 3 / np.hypot(y[0], y[1])
     exponent = -1 + tau0 * np.hypot(y[0], y[2]) / 3
     expected = tau0 + (0 - exponent) / (y[2] / 3)
