@@ -32,6 +32,20 @@ _E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 52
 
 
 @njit(cache=True)
+def _combine(X, K, coefficients, count, out):
+    """``out = X + Σ_{q<count} coefficients[q] K[q]`` in one pass, summed in order of q
+    (the same rounding as adding the stages one after another, without temporaries)."""
+    m, n1 = X.shape
+    out[:, :] = X
+    for q in range(count):
+        coefficient = coefficients[q]
+        if coefficient != 0.0:
+            for j in range(m):
+                for c in range(n1):
+                    out[j, c] += coefficient * K[q, j, c]
+
+
+@njit(cache=True)
 def dopri_step(X, f0, h, alive, large, y, s, A, B, E):
     """One Dormand–Prince step: ``(X1, r1, f1, error)``, the error relative per neuron."""
     m, n1 = X.shape
@@ -39,16 +53,11 @@ def dopri_step(X, f0, h, alive, large, y, s, A, B, E):
     K[0] = f0
     Xs = np.empty_like(X)
     for stage in range(1, 6):
-        Xs[:, :] = X
-        for q in range(stage):
-            if A[stage, q] != 0.0:
-                Xs += (h * A[stage, q]) * K[q]
+        _combine(X, K, h * A[stage], stage, Xs)
         r = residual(Xs, alive, large, y, s)
         flow_derivative(Xs, alive, r, s, K[stage])
-    X1 = X.copy()
-    for q in range(6):
-        if B[q] != 0.0:
-            X1 += (h * B[q]) * K[q]
+    X1 = np.empty_like(X)
+    _combine(X, K, h * B, 6, X1)
     r1 = residual(X1, alive, large, y, s)
     f1 = np.empty_like(X)
     flow_derivative(X1, alive, r1, s, f1)
