@@ -8,12 +8,22 @@
 * :func:`norm_ratio_study` — the mean ratio learned / minimal squared norm of the interpolating
   runs against ``n``, with its standard error (the conjecture of docs/math/implicit-bias.rst).
 
+Overlapping ties (docs/math/ties.rst): both studies take ``ties``, passed to ``simulate``.
+The norm ratio uses ``"joint"`` by default (the σ→0 limit determined by the joint escape);
+the interpolation frequency uses ``"index"`` by default, since whether a run interpolates
+does not depend on the tie rule (the fitted union is the race's under both) and ``"index"``
+costs milliseconds where ``"joint"`` runs the finite-σ engine once per tied trial.
+
 Each trial is one call of ``simulate`` on ``sample_initialization(problem, m, init,
 seed=trial_seeds(seed, T)[t])``, so any trial can be re-run alone. Run as a script to
 print the markdown tables::
 
     python -m theory.montecarlo --ns 10 100 1000 --ms 4:40:2 --trials 400 \\
         --ratio-ns 100 1000 10000 100000 --ratio-trials 200 --seed 0
+
+``--ties index`` gives the norm-ratio table under the older convention (milliseconds per
+trial; ``joint`` costs about 0.2–0.6 s per tied trial at n ≤ 300 and seconds at n = 1000,
+and about a third to a fifth of the trials tie there, benchmarks/ties_study.py).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import numpy as np
 from .probability import log_interpolation_probability
 
 __all__ = [
+    "TIE_RULES",
     "InterpolationRow",
     "NormRatioRow",
     "interpolation_study",
@@ -97,20 +108,36 @@ class NormRatioRow:
         return self.std_ratio / math.sqrt(self.interpolated) if self.interpolated > 1 else math.nan
 
 
+TIE_RULES = ("index", "joint")
+"""The values of ``ties`` (:func:`jumpprocess.simulate`, docs/math/ties.rst)."""
+
+
+def _check_ties(ties) -> str:
+    """``ties`` if it is one of :data:`TIE_RULES`, else a ValueError naming them."""
+    if not isinstance(ties, str) or ties not in TIE_RULES:
+        raise ValueError(f"ties must be one of {TIE_RULES} ('index': lowest neuron index first at an overlapping "
+                         f"tie; 'joint': the joint escape, docs/math/ties.rst), got {ties!r}")
+    return ties
+
+
 def default_width(n: int) -> int:
     """``round(4 log₂ n)``: the width of the simulations behind the conjecture (docs/math/implicit-bias.rst)."""
     return max(1, round(4 * math.log2(n)))
 
 
-def _trials(problem, m: int, trials: int, seed: int, init: str):
+def _trials(problem, m: int, trials: int, seed: int, init: str, *, ties: str):
+    """The trajectories of trials ``t = 0 … trials−1``: ``simulate(problem, init_t, ties=ties)``
+    with ``init_t = sample_initialization(problem, m, init, seed=trial_seeds(seed, trials)[t])``."""
     from jumpprocess import sample_initialization, simulate
     from jumpprocess.scale.batch import trial_seeds
 
+    ties = _check_ties(ties)
     for trial_seed in trial_seeds(seed, trials):
-        yield simulate(problem, sample_initialization(problem, m, init, seed=int(trial_seed)))
+        yield simulate(problem, sample_initialization(problem, m, init, seed=int(trial_seed)), ties=ties)
 
 
-def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "balanced") -> tuple:
+def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "balanced",
+                        ties: str = "index") -> tuple:
     """Interpolation frequency of the engine against the exact probability (docs/math/probability.rst).
 
     Parameters
@@ -125,12 +152,26 @@ def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "bala
     init : str
         A sign-stable, symmetric init (``"balanced"`` or ``"output-dominated"``), the
         setting of the formula.
+    ties : {"index", "joint"}
+        Passed to :func:`jumpprocess.simulate`. The result does not depend on it: at an
+        overlapping tie the joint escape changes only how the shared samples are split
+        between the tied neurons, not the union they fit nor any later jump
+        (docs/math/ties.rst, "The joint escape"), so coverage, hence interpolation, is the
+        same. ``"index"`` (default) costs milliseconds per trial; ``"joint"`` runs the
+        finite-σ engine once per tied trial and is there to check that claim.
 
     Returns
     -------
     tuple of InterpolationRow
+
+    Raises
+    ------
+    ValueError
+        If ``ties`` is not ``"index"`` or ``"joint"``.
     """
     from jumpprocess import make_problem
+
+    ties = _check_ties(ties)
 
     rows = []
     for n in ns:
@@ -139,14 +180,15 @@ def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "bala
         n_neg = int(np.sum(problem.labels < 0))
         for m in ms:
             cell_seed = int(np.random.SeedSequence([seed, int(n), int(m)]).generate_state(1)[0])
-            interpolated = sum(traj.interpolates for traj in _trials(problem, int(m), trials, cell_seed, init))
+            interpolated = sum(traj.interpolates for traj in _trials(problem, int(m), trials, cell_seed, init,
+                                                                      ties=ties))
             rows.append(InterpolationRow(int(n), int(m), int(trials), n_pos, n_neg, int(interpolated),
                                          math.exp(log_interpolation_probability(int(m), n_pos, n_neg))))
     return tuple(rows)
 
 
 def norm_ratio_study(ns, trials: int, *, widths=None, seed: int = 0, init: str = "balanced",
-                     labels: str = "sign-balanced") -> tuple:
+                     labels: str = "sign-balanced", ties: str = "joint") -> tuple:
     """Mean learned / minimal squared norm of interpolating runs against ``n`` (docs/math/implicit-bias.rst).
 
     Parameters
@@ -158,12 +200,24 @@ def norm_ratio_study(ns, trials: int, *, widths=None, seed: int = 0, init: str =
     seed : int
     init, labels : str
         As in :func:`jumpprocess.sample_initialization` and :func:`jumpprocess.make_problem`.
+    ties : {"joint", "index"}
+        Passed to :func:`jumpprocess.simulate`. ``"joint"`` (default): at an overlapping tie
+        the shared samples are split as the joint escape does, the σ→0 limit
+        (docs/math/ties.rst); ``"index"``: the lowest neuron index takes them, the older
+        convention, which shifts the squared norm of tied trials (see docs/studies.rst).
 
     Returns
     -------
     tuple of NormRatioRow
+
+    Raises
+    ------
+    ValueError
+        If ``ties`` is not ``"index"`` or ``"joint"``.
     """
     from jumpprocess import make_problem
+
+    ties = _check_ties(ties)
 
     ns = [int(n) for n in ns]
     widths = [default_width(n) for n in ns] if widths is None else [int(m) for m in widths]
@@ -171,7 +225,8 @@ def norm_ratio_study(ns, trials: int, *, widths=None, seed: int = 0, init: str =
     for n, m in zip(ns, widths):
         problem = make_problem(n, labels, seed=seed)
         cell_seed = int(np.random.SeedSequence([seed, n, m, 8]).generate_state(1)[0])
-        ratios = [traj.norm_ratio for traj in _trials(problem, m, trials, cell_seed, init) if traj.interpolates]
+        ratios = [traj.norm_ratio for traj in _trials(problem, m, trials, cell_seed, init, ties=ties)
+                  if traj.interpolates]
         ratios = np.asarray(ratios)
         rows.append(NormRatioRow(n, m, int(trials), int(ratios.size),
                                  float(ratios.mean()) if ratios.size else math.nan,
@@ -230,6 +285,10 @@ def main(argv=None) -> int:
                         "(default 100 1000 10000; none: skip it)")
     parser.add_argument("--ratio-trials", type=int, default=100,
                         help="trials per n of the norm-ratio table (default 100; 0 skips the table)")
+    parser.add_argument("--ties", choices=TIE_RULES, default="joint",
+                        help="tie rule of the norm-ratio table (docs/math/ties.rst): 'joint' (default, the "
+                        "sigma->0 limit) or 'index' (lowest neuron index first); the interpolation table "
+                        "does not depend on it and uses 'index'")
     parser.add_argument("--seed", type=int, default=0,
                         help="root seed: trial t of a cell uses trial_seeds(seed, trials)[t], so any trial "
                         "can be re-run alone (default 0)")
@@ -249,8 +308,9 @@ def main(argv=None) -> int:
         print(f"\n{len(rows) - outside} of {len(rows)} cells within 3 standard errors.\n")
     if args.ratio_ns and args.ratio_trials > 0:
         start = time.perf_counter()
-        rows = norm_ratio_study(args.ratio_ns, args.ratio_trials, seed=args.seed)
-        print(f"Norm ratio learned/minimal (docs/math/implicit-bias.rst), m = round(4 log2 n), {args.ratio_trials} trials "
+        rows = norm_ratio_study(args.ratio_ns, args.ratio_trials, seed=args.seed, ties=args.ties)
+        print(f"Norm ratio learned/minimal (docs/math/implicit-bias.rst), m = round(4 log2 n), {args.ratio_trials} trials, "
+              f"ties={args.ties!r} "
               f"({time.perf_counter() - start:.1f} s):\n")
         print(norm_ratio_table(rows))
     return 0
