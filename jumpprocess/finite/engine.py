@@ -287,11 +287,16 @@ class _Runner:
 
     # -- small neurons -------------------------------------------------------------------
     def _small_rows(self):
-        """Neurons below δ: every small one, and large ones that shrank below δ."""
+        """Neurons below δ: every small one, and large ones that shrank below δ/2.
+
+        The factor 2 is a hysteresis: a neuron promoted at δ sits on δ up to rounding, and
+        counting it as shrunk would give it a time to δ of order 1e-14, which an advance of
+        the clock (of size up to 1e7 at ln σ = −1e6) cannot even represent.
+        """
         st = self.state
         amps = self.vf.amplitudes(st.X, st.alive)
         with np.errstate(divide="ignore"):
-            return np.flatnonzero(~st.large | (np.log(amps) + st.log_scale < self.log_delta))
+            return np.flatnonzero(~st.large | (np.log(amps) + st.log_scale < self.log_delta - math.log(2.0)))
 
     def _promote(self):
         """Small neurons that reached δ become large; returns how many did."""

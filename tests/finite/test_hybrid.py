@@ -177,6 +177,16 @@ def test_plateau_ends_on_the_threshold_at_log_sigma_minus_1e6():
     assert np.isfinite(run.half_fit_times).sum() > 0
 
 
+def test_a_neuron_promoted_on_the_threshold_is_not_taken_for_one_that_shrank():
+    # Regression: neuron 5 was promoted at δ, sat a rounding below it, counted as a large
+    # neuron that had shrunk, and was given a time to δ of 2.7e-14, below the resolution of a
+    # clock at 1.7e7: the plateau loop made no progress (the guard raised RuntimeError).
+    problem = make_problem(100, "sign-balanced", seed=0)
+    init = sample_initialization(problem, 27, "balanced", seed=3594259124519382057)
+    run = simulate_finite(problem, init, log_sigma=-1e6, stop_time=1.8e7)
+    assert 5 in run.neurons.tolist()
+
+
 def test_loss_and_parameters_evaluation():
     problem = OrthogonalProblem([1.0, -1.0, 0.5])
     init = Initialization([[0.5, -0.2, 0.3], [-0.4, 0.6, 0.1]], [0.7, -0.8])
