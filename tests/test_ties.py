@@ -195,3 +195,20 @@ def test_simulate_many_joint_recomputes_only_tied_trials():
         simulate_many(problem, 6, 4, step_size=0.5, ties="joint")
     with pytest.raises(ValueError, match="ties must be"):
         simulate_many(problem, 6, 4, ties="first")
+
+
+def test_a_joint_escape_that_cannot_be_computed_leaves_the_convention_flagged(monkeypatch):
+    # If the finite-σ run fails, simulate still returns the race's trajectory: the tie keeps
+    # the index convention, stays ambiguous, and a warning says why (never a silent number).
+    import jumpprocess.finite.engine as engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("step budget exhausted")
+
+    monkeypatch.setattr(engine, "simulate_finite", broken)
+    problem, init = _symmetric()
+    with pytest.warns(RuntimeWarning, match="step budget exhausted"):
+        joint = simulate(problem, init)
+    index = simulate(problem, init, ties="index")
+    assert joint.ambiguous and joint.joint == () and joint.events == index.events
+    assert joint.squared_norm == index.squared_norm

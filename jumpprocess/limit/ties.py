@@ -35,6 +35,7 @@ samples need not converge as σ → 0; ``ties="joint"`` is refused for gradient 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,9 +216,14 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     # problem the race takes is one the finite run takes; a and U are scaled back exactly.
     scaling = check_magnitudes(trajectory.problem, init)
     p, q = scaling.p, scaling.q
-    run = simulate_finite(scaling.problem(trajectory.problem), scaling.init(init),
-                          log_sigma=log_sigma + 0.5 * (q - p) * np.log(2.0),
-                          stop_time=None if stop is None else stop * scaling.rate_factor)
+    try:
+        run = simulate_finite(scaling.problem(trajectory.problem), scaling.init(init),
+                              log_sigma=log_sigma + 0.5 * (q - p) * np.log(2.0),
+                              stop_time=None if stop is None else stop * scaling.rate_factor)
+    except (RuntimeError, ValueError) as error:  # the race stands; only the split is unknown
+        warnings.warn(f"ties='joint': the joint escape could not be computed ({error}); the overlapping tie is "
+                      "left to the index convention and the trajectory stays ambiguous", RuntimeWarning, stacklevel=3)
+        return replace(trajectory, ties="joint")
     a = np.asarray(run.output_weights) * 2.0 ** ((p - q) / 2)
     U = np.asarray(run.preactivations) * 2.0 ** ((p + q) / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
