@@ -212,3 +212,18 @@ def test_a_joint_escape_that_cannot_be_computed_leaves_the_convention_flagged(mo
     index = simulate(problem, init, ties="index")
     assert joint.ambiguous and joint.joint == () and joint.events == index.events
     assert joint.squared_norm == index.squared_norm
+
+
+def test_the_finite_run_reproduces_the_joint_limit_and_sigma_for_limit_finds_it():
+    # compare_limit: tied jumps share one τ and may come in any order among themselves; the
+    # joint limit's per-neuron fitted sets (largest share) are those of the run at small σ.
+    from jumpprocess import sigma_for_limit
+
+    for problem, init in _instances(3, ambiguous=True):
+        joint = simulate(problem, init)
+        assert not joint.ambiguous
+        assert simulate_finite(problem, init, log_sigma=-1e5).compare_limit(joint).reproduces_all
+    problem, init = _instances(1, ambiguous=True, start=14)[0]
+    threshold = sigma_for_limit(problem, init)
+    assert threshold is not None
+    assert simulate_finite(problem, init, log_sigma=threshold).compare_limit(simulate(problem, init)).reproduces_all

@@ -274,7 +274,8 @@ class LimitComparison:
     offsets : ndarray, shape (J,)
         ``t − τ_k ln(1/σ)``: how far the finite run lags the limit, in original time.
     order_preserved : bool
-        Whether the reproduced jumps happen in the limit's order.
+        Whether the reproduced jumps happen in the limit's order (jumps at one limit time,
+        a tie, may come in any order among themselves).
     reproduces_all : bool
         Every limit jump reproduced, in order, and no other activation.
     """
@@ -302,8 +303,15 @@ class LimitComparison:
                     used.add(j)
                     break
         limit_times = trajectory.jump_times * run.log_inverse_sigma
+        # Order between distinct limit times only: the members of a tie (one τ) have no order
+        # in the limit, and at finite σ they activate in the order of their O(1) prefactors.
+        order, previous = True, -np.inf
+        taus = trajectory.jump_times[reproduced]
         hits = finite_times[reproduced]
-        order = bool(np.all(np.diff(hits) >= 0)) if hits.size else True
+        for tau in np.unique(taus):
+            block = hits[taus == tau]
+            order &= bool(block.min() >= previous)
+            previous = max(previous, float(block.max()))
         return cls(limit_times=limit_times, reproduced=reproduced, finite_times=finite_times,
                    offsets=finite_times - limit_times, order_preserved=order,
                    extra_activations=len(jumps) - len(used))

@@ -8,8 +8,11 @@ reproduces every limit jump (same fitted sets, same order, no other activation; 
 hybrid engine, whose cost does not depend on σ. Reproduction need not be monotone in σ (a
 near-tie can be resolved the limit's way at one σ and the other way at a smaller one), so
 after each bisection a few smaller σ are checked too; if one fails, the search continues
-below it. Where no σ above the floor reproduces the limit (an exact overlapping tie, whose
-outcome depends on prefactors at every σ), the answer is ``None`` with the reason.
+below it. Where no σ above the floor reproduces the limit, the answer is ``None`` with the
+reason: under gradient descent, an exact overlapping tie (the limit keeps the index
+convention there, docs/math/ties.rst, and the split depends on the phase of ln σ); otherwise
+a near-tie closer than the floor. Under gradient flow an exact overlapping tie is resolved by
+the joint escape (the default of :func:`~jumpprocess.simulate`), which the runs do reproduce.
 """
 
 from __future__ import annotations
@@ -97,7 +100,8 @@ def limit_threshold(problem, init, step_size=None, *, floor: float = LOG_SIGMA_F
             tie = next(e for e in trajectory.events if e.overlapping and not e.identical)
             reason = (f"the limit has an overlapping tie at tau = {tie.time:.6g} (neurons {tie.neuron} and "
                       f"{', '.join(map(str, tie.tied_with))}): who fits the shared samples is decided by O(1) "
-                      "prefactors at every sigma, and the limit's index convention is not what training does")
+                      "prefactors at every sigma, and the limit's index convention is not what training does"
+                      + (" (gradient descent: no joint limit exists, docs/math/ties.rst)" if step_size is not None else ""))
         else:
             reason = (f"even at ln(sigma) = {floor:g} the run does not reproduce every limit jump "
                       "(a near-tie closer than the floor resolves)")
