@@ -47,6 +47,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -88,16 +89,19 @@ def run_size(n: int, trials: int, seed: int, progress=None) -> dict:
         clock = time.perf_counter()
         index = simulate(problem, init, ties="index")
         between = time.perf_counter()
-        try:
-            joint, error = simulate(problem, init, ties="joint"), None
-        except RuntimeError as failure:  # reported with the instance, not hidden (see the exit status)
-            joint, error = None, f"{type(failure).__name__}: {failure}"
+        with warnings.catch_warnings(record=True) as caught:  # an unresolved tie says why (RuntimeWarning)
+            warnings.simplefilter("always")
+            try:
+                joint, error = simulate(problem, init, ties="joint"), None
+            except RuntimeError as failure:  # reported with the instance, not hidden (see the exit status)
+                joint, error = None, f"{type(failure).__name__}: {failure}"
         done = time.perf_counter()
         record = dict(
             trial=t, seed=int(trial_seed), tied=bool(index.ambiguous), identical_ties=bool(index.identical_ties),
             interpolates_index=bool(index.interpolates), norm_ratio_index=_number(index.norm_ratio),
             squared_norm_index=float(index.squared_norm), num_jumps=index.num_jumps,
             seconds_index=between - clock, seconds_joint=done - between, joint_error=error,
+            joint_warning="; ".join(str(w.message) for w in caught) or None,
         )
         if joint is not None:
             record.update(
@@ -150,7 +154,7 @@ def analyse(size: dict) -> dict:
         n=n, m=m, trials=len(every), joint_failed=failed, compared=len(records),
         tied=float(np.mean([r["tied"] for r in every])), tied_count=int(sum(r["tied"] for r in every)),
         resolved=float(resolved[tied].mean()) if tied.any() else math.nan,
-        unresolved=[dict(n=n, m=m, trial=r["trial"], seed=r["seed"])
+        unresolved=[dict(n=n, m=m, trial=r["trial"], seed=r["seed"], warning=r.get("joint_warning"))
                     for r, k, ok in zip(records, tied, resolved) if k and not ok],
         interpolating_index=float(interp_index.mean()), interpolating_joint=float(interp_joint.mean()),
         interpolation_mismatch=[dict(n=n, m=m, trial=r["trial"], seed=r["seed"])
@@ -159,6 +163,8 @@ def analyse(size: dict) -> dict:
         ratio_index=_mean_ci(ratio_index[interp_index]), ratio_joint=_mean_ci(ratio_joint[interp_joint]),
         shift_all=_mean_ci(shift[both]), shift_tied=_mean_ci(shift[both & tied]),
         tied_interpolating=int((both & tied).sum()),
+        shift_resolved=_mean_ci(shift[both & tied & resolved]), resolved_interpolating=int((both & tied & resolved).sum()),
+        shift_lowered=float(np.mean(shift[both & tied & resolved] < 0)) if (both & tied & resolved).any() else math.nan,
         shift_tied_max=float(np.max(np.abs(shift[both & tied]))) if (both & tied).any() else math.nan,
         untied_changed=int(np.sum(both & ~tied & (shift != 0.0))),
         seconds_joint_tied=float(np.median(seconds[tied])) if tied.any() else math.nan,
@@ -180,8 +186,9 @@ def table(rows) -> str:
     lines = [
         "| n | m | trials (joint failed) | overlapping tie | resolved by joint | interpolating (index = joint) | "
         "ratio, index (95% CI) | ratio, joint (95% CI) | shift joint − index, all interp. | "
-        "shift, tied interp. (count) | max abs shift | median s / tied trial (joint) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "shift, tied interp. (count) | shift, resolved tied interp. (count) | lowered by joint | max abs shift | "
+        "median s / tied trial (joint) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         interp = (f"{r['interpolating_index']:.4f}" if r["interpolating_index"] == r["interpolating_joint"]
@@ -189,7 +196,8 @@ def table(rows) -> str:
         lines.append(
             f"| {r['n']} | {r['m']} | {r['trials']} ({len(r['joint_failed'])}) | {r['tied']:.3f} | {r['resolved']:.3f} | {interp} | "
             f"{_ci(r['ratio_index'])} | {_ci(r['ratio_joint'])} | {_ci(r['shift_all'], 5)} | "
-            f"{_ci(r['shift_tied'], 5)} ({r['tied_interpolating']}) | {r['shift_tied_max']:.4f} | "
+            f"{_ci(r['shift_tied'], 5)} ({r['tied_interpolating']}) | {_ci(r['shift_resolved'], 5)} "
+            f"({r['resolved_interpolating']}) | {r['shift_lowered']:.3f} | {r['shift_tied_max']:.4f} | "
             f"{r['seconds_joint_tied']:.2f} |")
     return "\n".join(lines)
 
@@ -204,7 +212,14 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0,
                         help="root seed of the problems and trials, as in theory.montecarlo (default 0)")
     parser.add_argument("--output", default="out/ties_study", help="folder of ties_study.json (default out/ties_study)")
+    parser.add_argument("--analyse", metavar="JSON",
+                        help="print the table of a saved ties_study.json instead of running (no simulation)")
     args = parser.parse_args(argv)
+    if args.analyse:
+        with open(args.analyse) as handle:
+            saved = json.load(handle)
+        provenance, sizes = saved["provenance"], saved["sizes"]
+        return report(provenance, sizes, [analyse(size) for size in sizes], args.analyse)
     plan = dict(QUICK if args.quick else FULL)
     if args.ns:
         counts = args.trials or [plan.get(n, 100) for n in args.ns]
@@ -242,17 +257,27 @@ def main(argv=None) -> int:
         rows.append(analyse(size))
         with open(path, "w") as handle:
             json.dump(dict(provenance=provenance, sizes=sizes, summary=rows), handle, indent=1)
-    elapsed = time.perf_counter() - start
-    commit = provenance["commit"][:12] + ("+dirty" if provenance["commit"].endswith("+dirty") else "")
-    per_n = ", ".join(f"{size['n']}: {size['seconds']:.0f} s" for size in sizes)
+    provenance["seconds"] = time.perf_counter() - start
+    with open(path, "w") as handle:
+        json.dump(dict(provenance=provenance, sizes=sizes, summary=rows), handle, indent=1)
+    return report(provenance, sizes, rows, path)
 
+
+def report(provenance: dict, sizes: list, rows: list, path: str) -> int:
+    """Print the table and the broken invariants; the exit status (1 on a broken invariant)."""
+    commit = provenance.get("commit", "unknown")
+    commit = commit[:12] + ("+dirty" if commit.endswith("+dirty") else "")
+    per_n = ", ".join(f"{size['n']}: {size['seconds']:.0f} s" for size in sizes)
+    elapsed = provenance.get("seconds", sum(size["seconds"] for size in sizes))
     print(f"\n# Norm ratio with overlapping ties: ties='joint' against ties='index' (docs/math/ties.rst)")
     print(f"{provenance['setting']}; jumpprocess {provenance['jumpprocess']} ({commit}), numpy {provenance['numpy']}, "
-          f"python {provenance['python']}, float64, seed {args.seed}; wall time {elapsed:.0f} s "
+          f"python {provenance['python']}, float64, seed {provenance['seed']}; wall time {elapsed:.0f} s "
           f"(per n: {per_n})\n")
     print(table(rows))
     print(f"\nratio = squared norm / minimal squared norm over interpolating trials; CI = mean ± 1.96 SE; "
-          f"shift = paired ratio_joint − ratio_index. Per-trial numbers: {path}")
+          f"shift = paired ratio_joint − ratio_index; 'resolved' = not ambiguous under 'joint' (an unresolved tie "
+          f"keeps the index convention, shift 0); 'lowered' = fraction of resolved tied trials with shift < 0. "
+          f"Per-trial numbers: {path}")
     failures = 0
     for r in rows:
         if r["joint_failed"]:
@@ -268,8 +293,9 @@ def main(argv=None) -> int:
         if r["untied_changed"]:
             failures += 1
             print(f"BUG: n = {r['n']}: {r['untied_changed']} trials without an overlapping tie changed their ratio")
-        if r["unresolved"]:
-            print(f"note: ties='joint' left these tied trials ambiguous: {r['unresolved']}")
+        for case in r["unresolved"]:
+            print(f"note: ties='joint' left a tie ambiguous at n = {case['n']}, m = {case['m']}, trial {case['trial']}, "
+                  f"init seed {case['seed']}" + (f": {case['warning']}" if case.get("warning") else ""))
     return 1 if failures else 0
 
 
