@@ -281,22 +281,24 @@ class _Runner:
         nonzero = self.y != 0
         scale = math.sqrt(float(np.min(np.abs(self.y[nonzero]) / self.s[nonzero]))) if nonzero.any() else 1.0
         self.log_delta = math.log(tol.delta * scale)
+        self.log_cover = self.log_delta - 1e-9  # a large neuron this close to δ is on δ (rounding)
         self.state = initial_state(problem, init, log_sigma, all_large=not self.hybrid)
         self.records = _Records(self.n)
         self._ymax = float(np.max(np.abs(self.y), initial=0.0))
 
     # -- small neurons -------------------------------------------------------------------
     def _small_rows(self):
-        """Neurons below δ: every small one, and large ones that shrank below δ/2.
+        """Neurons below δ: every small one, and large ones that shrank below δ.
 
-        The factor 2 is a hysteresis: a neuron promoted at δ sits on δ up to rounding, and
-        counting it as shrunk would give it a time to δ of order 1e-14, which an advance of
-        the clock (of size up to 1e7 at ln σ = −1e6) cannot even represent.
+        "Below δ" for a large neuron means below ``log_cover``, δ less a relative 1e-9: a
+        neuron promoted at δ sits on δ only up to rounding, and counting it as shrunk would
+        give it a time to δ of order 1e-14, which the clock (up to 1e7 at ln σ = −1e6)
+        cannot represent, while it would not cover its samples either (no window).
         """
         st = self.state
         amps = self.vf.amplitudes(st.X, st.alive)
         with np.errstate(divide="ignore"):
-            return np.flatnonzero(~st.large | (np.log(amps) + st.log_scale < self.log_delta - math.log(2.0)))
+            return np.flatnonzero(~st.large | (np.log(amps) + st.log_scale < self.log_cover))
 
     def _promote(self):
         """Small neurons that reached δ become large; returns how many did."""
@@ -307,7 +309,7 @@ class _Runner:
 
     def _target_residual(self):
         st = self.state
-        return self.vf.covered_residual(st.X, st.alive, st.large, st.log_scale, self.y, self.log_delta)
+        return self.vf.covered_residual(st.X, st.alive, st.large, st.log_scale, self.y, self.log_cover)
 
     def _time_to_delta(self, rows, w):
         """Time (flow) or steps (GD) until each small row would reach δ under ``w``."""
@@ -438,7 +440,7 @@ class _Runner:
             losses = np.empty(chunk)
             step0 = int(st.clock)
             k, code = vf.descent_window(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.eta,
-                                        self.log_delta if self.hybrid else math.inf, self.log_delta,
+                                        self.log_delta if self.hybrid else math.inf, self.log_cover,
                                         self.tol.convergence, self._projection_tol(), chunk, step0,
                                         _check_step(self._check_after), stop_step, half, losses)
             recorded = k if code in (1, 2) else k + 1
@@ -551,7 +553,7 @@ class _Runner:
 
     def _gap(self):
         st = self.state
-        return self.vf.stationarity_gap(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.log_delta)
+        return self.vf.stationarity_gap(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.log_cover)
 
     _projection_blocked = False
 
@@ -572,7 +574,7 @@ class _Runner:
         st = self.state
         amps = self.vf.amplitudes(st.X, st.alive)
         with np.errstate(divide="ignore"):
-            cover = st.large & (st.X[:, 0] != 0.0) & (np.log(amps) + st.log_scale >= self.log_delta)
+            cover = st.large & (st.X[:, 0] != 0.0) & (np.log(amps) + st.log_scale >= self.log_cover)
         covered = st.alive[cover].any(axis=0)
         if np.any(covered & (self.y != 0) & np.isnan(self.records.half_fit)):
             return False

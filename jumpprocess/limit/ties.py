@@ -178,6 +178,7 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     from dataclasses import replace
 
     from ..finite.engine import simulate_finite
+    from ..setting.initialization import Initialization
     from .race import JumpEvent
     from .scaling import check_magnitudes
 
@@ -212,6 +213,17 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     stop = None
     if last < len(events):
         stop = -log_sigma * 0.5 * (events[last - 1].time + events[last].time)
+    # Only the neurons that activate up to the last tie, and the tied ones, take part: in the
+    # limit every other neuron is still smaller by a power of σ when the tie escapes, whereas
+    # at ln σ = -1e6 one whose candidate time trails the tie by less than ~1e-6 relative (no
+    # tie for the race) would join the escape. The others are set to 0, which they stay.
+    keep = np.zeros(trajectory.m, dtype=bool)
+    for e in events[:last]:
+        keep[[e.neuron, *e.tied_with]] = True
+    for _, _, components, _ in plans:
+        for component in components:
+            keep[component] = True
+    init = Initialization(np.where(keep[:, None], init.preactivations, 0.0), np.where(keep, init.output_weights, 0.0))
     # On labels y/2^p and norms s/2^q (the scale covariance, docs/math/model.rst), so that any
     # problem the race takes is one the finite run takes; a and U are scaled back exactly.
     scaling = check_magnitudes(trajectory.problem, init)

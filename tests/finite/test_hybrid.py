@@ -187,6 +187,22 @@ def test_a_neuron_promoted_on_the_threshold_is_not_taken_for_one_that_shrank():
     assert 5 in run.neurons.tolist()
 
 
+def test_a_large_neuron_just_below_the_threshold_keeps_moving_in_plateaus():
+    # Regression for a first fix of the case above (large neurons counted as shrunk only below
+    # δ/2): a large neuron between δ/2 and δ was then neither advanced in plateaus nor covering,
+    # i.e. frozen, and neurons 3 and 4 escaped at τ = 18.5696 instead of the race's 18.2574.
+    problem = make_problem(100, "sign-balanced", seed=0)
+    init = sample_initialization(problem, 27, "balanced", seed=12015615488094665779)
+    limit = simulate(problem, init, ties="index")
+    tie = [e for e in limit.events if e.neuron in (3, 4)]
+    assert len(tie) == 2 and tie[0].time == tie[1].time == pytest.approx(18.2574186, abs=1e-6)
+    run = simulate_finite(problem, init, log_sigma=-1e5, stop_time=1e5 * 18.4)
+    assert {3, 4} <= set(run.neurons.tolist())
+    for j in (3, 4):
+        first = float(np.nanmin(run.half_fit_times[run.fitted_by == j]))
+        assert abs(first / 1e5 - tie[0].time) < 1e-3
+
+
 def test_loss_and_parameters_evaluation():
     problem = OrthogonalProblem([1.0, -1.0, 0.5])
     init = Initialization([[0.5, -0.2, 0.3], [-0.4, 0.6, 0.1]], [0.7, -0.8])
