@@ -113,11 +113,10 @@ TIE_RULES = ("index", "joint")
 
 
 def _check_ties(ties) -> str:
-    """``ties`` if it is one of :data:`TIE_RULES`, else a ValueError naming them."""
-    if not isinstance(ties, str) or ties not in TIE_RULES:
-        raise ValueError(f"ties must be one of {TIE_RULES} ('index': lowest neuron index first at an overlapping "
-                         f"tie; 'joint': the joint escape, docs/math/ties.rst), got {ties!r}")
-    return ties
+    """``ties`` if it is one of :data:`TIE_RULES`, else a ValueError naming them (the engine's check)."""
+    from jumpprocess.limit.ties import check_ties
+
+    return check_ties(ties)
 
 
 def default_width(n: int) -> int:
