@@ -14,7 +14,9 @@ What is computed here
   overlap (``networkx``). A component of one neuron, or whose remaining sets are all
   identical, is already determined by the race (docs/math/ties.rst) and is left as it is.
 * **The joint escape**: the remaining components' end state is read from the finite-σ
-  hybrid engine (:func:`jumpprocess.simulate_finite`) at ``ln σ = JOINT_LOG_SIGMA``. Its
+  hybrid engine (:func:`jumpprocess.simulate_finite`) at ``ln σ = JOINT_LOG_SIGMA``, run with
+  the neurons that activate up to the last tie and the tied ones only (the others are
+  negligible in the limit when the tie escapes) and stopped before the next activation. Its
   cost does not depend on σ, it integrates the escape with every nonlinear interaction and
   with the prefactors and offsets accumulated over the whole history (alignment prefactors,
   mode changes and the windows of earlier escapes, docs/math/finite-sigma.rst), and its
