@@ -268,3 +268,23 @@ def test_engine_race_rates_are_relatively_accurate_for_mixed_magnitudes():
     assert traj.neurons.tolist() == [0, 1]
     assert traj.jump_times[0] == pytest.approx(tau0, rel=1e-14)
     assert traj.jump_times[1] == pytest.approx(expected, rel=1e-9)
+
+
+def test_time_comparisons_allow_the_rounding_of_ill_conditioned_jump_times():
+    # The stored hypothesis witness (labels from 1e-3 to 1e3): neuron 22 ran at rate 3.6e5 for
+    # τ = 2.76e-6, then at 0.077 until its jump at 2.93e-6. Its time is the O(1) path divided
+    # by the small rate, so it carries ~1e7 ε of rounding: a scaled copy differed by 1.5e-9
+    # relative. A neuron whose rate never changed gets a few ε, below any rtol used.
+    from types import SimpleNamespace
+
+    events = [SimpleNamespace(neuron=7), SimpleNamespace(neuron=22)]
+    rates = np.zeros((2, 23))
+    rates[:, 7] = 3.0e5
+    rates[:, 22] = (3.62528e5, 0.0771357)
+    traj = SimpleNamespace(events=events, jump_times=np.array([2.76e-6, 2.9319060e-6]), rates=rates)
+    slack = P._time_conditioning(traj)
+    eps = np.finfo(float).eps
+    path = 3.62528e5 * 2.76e-6 + 0.0771357 * (2.9319060e-6 - 2.76e-6)
+    assert slack[22] == pytest.approx(8 * 3 * eps * path / (0.0771357 * 2.9319060e-6))
+    assert 1.5e-9 < slack[22] < 1e-7
+    assert slack[7] == pytest.approx(8 * 2 * eps)
