@@ -197,7 +197,7 @@ def simulate_finite(problem: OrthogonalProblem, init: Initialization, sigma=None
     # by c d (docs/math/model.rst, the scaling covariance); c, d are powers of two, and
     # what float64 cannot hold is refused here, before any work.
     scaling = check_magnitudes(problem, init, eta)
-    run_log_sigma = ln_sigma + 0.5 * (scaling.q - scaling.p) * math.log(2.0)
+    run_log_sigma = scaling.log_sigma(ln_sigma)
     if abs(3 * scaling.p + scaling.q) > 1000:
         raise ValueError(f"labels of size up to {float(np.max(np.abs(problem.labels))):.3g} (norms up to "
                          f"{float(np.max(problem.norms)):.3g}): the loss rate dL/dt of the run scales like "
@@ -219,7 +219,7 @@ def simulate_finite(problem: OrthogonalProblem, init: Initialization, sigma=None
     run = FiniteRun._build(problem=problem, init=init, log_sigma=ln_sigma, step_size=eta, method=method,
                            tolerances=tol, state=state, records=records, status=status,
                            seconds=time.perf_counter() - start, startup_seconds=startup, norms=runner.s)
-    return run if scaling.identity else run._rescaled(scaling.p, scaling.q)
+    return run if scaling.identity else run._rescaled(scaling)
 
 
 _WARM = []

@@ -86,19 +86,21 @@ class FiniteRun:
                    preactivations=U, left_linear=state.large.copy(), status=status, seconds=seconds,
                    startup_seconds=startup_seconds)
 
-    def _rescaled(self, p: int, q: int) -> "FiniteRun":
+    def _rescaled(self, scaling) -> "FiniteRun":
         """Back from the run on labels ``y/2^p`` and norms ``s/2^q`` (docs/math/model.rst):
-        times ``/2^(p+q)``, losses ``·4^p``, ``a ·2^((p−q)/2)``, ``U ·2^((p+q)/2)``."""
+        times ``/2^(p+q)``, losses ``·4^p``, ``(a, U)`` by :meth:`Scaling.parameters
+        <jumpprocess.limit.scaling.Scaling.parameters>`."""
         import dataclasses
 
-        rate = math.ldexp(1.0, p + q)
+        p, q = scaling.p, scaling.q
+        rate = scaling.rate_factor
         samples = self.samples.copy()
         samples[:, 0] /= rate
         samples[:, 1] *= math.ldexp(1.0, 2 * p)
         samples[:, 2] *= math.ldexp(1.0, 3 * p + q)
+        a, U = scaling.parameters(self.output_weights, self.preactivations)
         arrays = {"half_fit_times": self.half_fit_times / rate, "samples": samples,
-                  "output_weights": self.output_weights * 2.0 ** ((p - q) / 2),
-                  "preactivations": self.preactivations * 2.0 ** ((p + q) / 2)}
+                  "output_weights": a, "preactivations": U}
         for array in arrays.values():
             array.setflags(write=False)
         return dataclasses.replace(self, **arrays)

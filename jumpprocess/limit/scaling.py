@@ -94,6 +94,16 @@ class Scaling:
         """``η · 2^(p+q)``: the step of the normalized problem with the same ``η λ``."""
         return None if step_size is None else ldexp(step_size, self.p + self.q)
 
+    def log_sigma(self, log_sigma: float) -> float:
+        """``ln σ'`` of the normalized problem's run equal to the run at ``σ``: ``σ' = σ √(2^q / 2^p)``
+        (labels ``c y`` at σ are the run of ``y`` at ``σ √(d/c)``, docs/math/model.rst)."""
+        return log_sigma + 0.5 * (self.q - self.p) * math.log(2.0)
+
+    def parameters(self, output_weights, preactivations) -> tuple:
+        """A normalized run's ``(a, U)`` back in the problem's units: ``a · 2^((p−q)/2)``, ``U · 2^((p+q)/2)``."""
+        return (np.asarray(output_weights) * 2.0 ** ((self.p - self.q) / 2),
+                np.asarray(preactivations) * 2.0 ** ((self.p + self.q) / 2))
+
 
 def scaling_for(problem: OrthogonalProblem) -> Scaling:
     """The :class:`Scaling` of ``problem`` (``p = q = 0`` for ordinary magnitudes)."""
