@@ -123,6 +123,10 @@ def _run_simulate(args) -> int:
     if args.json:
         check_output_file(args.json, "--json")
 
+    if args.ties is not None:  # before any work: 'joint' has no meaning under gradient descent
+        from .limit.ties import check_ties
+
+        check_ties(args.ties, args.step_size)
     finite = args.sigma is not None or args.log_sigma is not None
     if finite:  # check σ before any work
         from .finite.engine import check_log_sigma
@@ -133,22 +137,22 @@ def _run_simulate(args) -> int:
 
     known_costs = len(one_time_costs())
     start = time.perf_counter()
-    if args.ties == "joint" and args.step_size is not None:
-        raise ValueError("--ties joint is defined for gradient flow only (docs/math/ties.rst): under gradient "
-                         "descent the split of shared samples has no σ→0 limit; use --ties index")
     traj = simulate(problem, init, step_size=args.step_size, ties="index")
     wall = time.perf_counter() - start
     # numba's import and kernel loads happen once per process: reported apart, not as engine time
     startup = list(one_time_costs()[known_costs:])
     wall -= sum(seconds for _, seconds in startup)
-    if traj.ambiguous and args.step_size is None and args.ties != "index":  # the joint escape (docs/math/ties.rst)
-        from .finite.engine import warm_up
+    if args.step_size is None and args.ties != "index":  # the flow default: the joint escape (docs/math/ties.rst)
+        from .limit.ties import resolve_ties
 
-        loading = warm_up()
-        if loading:
-            startup.append(("finite-σ kernels", loading))
+        if traj.ambiguous:  # a finite-σ run follows: load its kernels outside the timing
+            from .finite.engine import warm_up
+
+            loading = warm_up()
+            if loading:
+                startup.append(("finite-σ kernels", loading))
         start = time.perf_counter()
-        traj = simulate(problem, init, ties="joint")
+        traj = resolve_ties(traj, init)  # what simulate(..., ties="joint") does after the race
         wall += time.perf_counter() - start
     dynamics = "gradient flow" if args.step_size is None else f"gradient descent, η = {args.step_size:g}"
     print(f"jumpprocess {__version__}: σ→0 limit, n = {problem.n}, m = {init.m}, labels {args.labels}, "

@@ -182,3 +182,33 @@ def test_output_piped_into_head_exits_quietly(command):
     result = subprocess.run(["bash", "-c", pipeline], capture_output=True, text=True, timeout=120)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.returncode in (0, 1)
+
+
+def test_simulate_ties_option_and_its_json(tmp_path, capsys):
+    # make_instance(20, 6, seed=0) has an overlapping tie: the flow default resolves it by the
+    # joint escape (as simulate() does), --ties index keeps the convention; both are recorded.
+    from jumpprocess import load_run, make_instance
+
+    problem, init = make_instance(20, 6, seed=0)
+    assert simulate(problem, init, ties="index").ambiguous
+    base = ["simulate", "-n", "20", "-m", "6", "--seed", "0"]
+    for extra, rule in (([], "joint"), (["--ties", "index"], "index")):
+        path = tmp_path / f"{rule}.json"
+        assert main(base + extra + ["--json", str(path)]) == 0
+        out = capsys.readouterr().out
+        expected = simulate(problem, init, ties=rule)
+        assert ("joint escape" in out) == (rule == "joint") and ("ambiguous" in out) == (rule == "index")
+        saved = load_run(path)
+        assert saved.trajectory.ties == rule and saved.trajectory.to_dict() == expected.to_dict()
+        assert saved.recompute().to_dict() == expected.to_dict()
+    # a flow run without a tie records the default rule too
+    plain_problem, plain_init = make_instance(20, 6, seed=3)
+    assert not simulate(plain_problem, plain_init, ties="index").ambiguous
+    assert main(["simulate", "-n", "20", "-m", "6", "--seed", "3", "--json", str(tmp_path / "plain.json")]) == 0
+    assert load_run(tmp_path / "plain.json").trajectory.ties == "joint"
+
+
+def test_joint_ties_under_gradient_descent_are_refused_before_any_work(capsys):
+    assert main(["simulate", "--step-size", "0.5", "--ties", "joint"]) == 2
+    assert "gradient flow only" in capsys.readouterr().err
+    assert main(["simulate", "-n", "20", "-m", "6", "--step-size", "0.5", "--ties", "index"]) == 0

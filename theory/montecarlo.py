@@ -112,13 +112,6 @@ TIE_RULES = ("index", "joint")
 """The values of ``ties`` (:func:`jumpprocess.simulate`, docs/math/ties.rst)."""
 
 
-def _check_ties(ties) -> str:
-    """``ties`` if it is one of :data:`TIE_RULES`, else a ValueError naming them (the engine's check)."""
-    from jumpprocess.limit.ties import check_ties
-
-    return check_ties(ties)
-
-
 def default_width(n: int) -> int:
     """``round(4 log₂ n)``: the width of the simulations behind the conjecture (docs/math/implicit-bias.rst)."""
     return max(1, round(4 * math.log2(n)))
@@ -130,7 +123,6 @@ def _trials(problem, m: int, trials: int, seed: int, init: str, *, ties: str):
     from jumpprocess import sample_initialization, simulate
     from jumpprocess.scale.batch import trial_seeds
 
-    ties = _check_ties(ties)
     for trial_seed in trial_seeds(seed, trials):
         yield simulate(problem, sample_initialization(problem, m, init, seed=int(trial_seed)), ties=ties)
 
@@ -169,8 +161,9 @@ def interpolation_study(ns, ms, trials: int, *, seed: int = 0, init: str = "bala
         If ``ties`` is not ``"index"`` or ``"joint"``.
     """
     from jumpprocess import make_problem
+    from jumpprocess.limit.ties import check_ties
 
-    ties = _check_ties(ties)
+    ties = check_ties(ties)
 
     rows = []
     for n in ns:
@@ -215,8 +208,9 @@ def norm_ratio_study(ns, trials: int, *, widths=None, seed: int = 0, init: str =
         If ``ties`` is not ``"index"`` or ``"joint"``.
     """
     from jumpprocess import make_problem
+    from jumpprocess.limit.ties import check_ties
 
-    ties = _check_ties(ties)
+    ties = check_ties(ties)
 
     ns = [int(n) for n in ns]
     widths = [default_width(n) for n in ns] if widths is None else [int(m) for m in widths]

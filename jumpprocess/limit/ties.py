@@ -108,11 +108,23 @@ class JointJump:
                    np.array(data["preactivations"], dtype=np.float64).reshape(len(data["neurons"]), len(data["fitted"])))
 
 
-def check_ties(ties) -> str:
-    """``"index"`` or ``"joint"``; anything else is a ValueError saying what is expected."""
+_DESCENT_REFUSAL = ("ties='joint' is defined for gradient flow only: under gradient descent the split of shared "
+                    "samples depends on the phase of the exponents in steps, which changes with ln σ "
+                    "(docs/math/ties.rst); use ties='index' (the convention) or simulate_finite at your σ")
+
+
+def check_ties(ties, step_size=None) -> str:
+    """``"index"`` or ``"joint"``; anything else is a ValueError saying what is expected.
+
+    With a gradient-descent ``step_size``, ``"joint"`` is refused too (no σ→0 limit exists
+    there): for callers that refuse it before any work. :func:`resolve_ties` refuses it
+    only when a descent trajectory actually has an overlapping tie.
+    """
     if not isinstance(ties, str) or ties not in ("index", "joint"):
         raise ValueError(f"ties must be 'index' (lowest neuron index first, the race's convention) or 'joint' "
                          f"(overlapping ties resolved by the joint escape, docs/math/ties.rst), got {ties!r}")
+    if ties == "joint" and step_size is not None:
+        raise ValueError(_DESCENT_REFUSAL)
     return ties
 
 
@@ -179,11 +191,6 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     """
     from dataclasses import replace
 
-    from ..finite.engine import simulate_finite
-    from ..setting.initialization import Initialization
-    from .race import JumpEvent
-    from .scaling import check_magnitudes
-
     events = trajectory.events
     good = trajectory.good_sets
     y = trajectory.problem.labels
@@ -204,9 +211,12 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     if not plans:  # nothing the race leaves open: today's trajectory, recorded as resolved jointly
         return replace(trajectory, ties="joint")
     if trajectory.step_size is not None:
-        raise ValueError("ties='joint' is defined for gradient flow only: under gradient descent the split of shared "
-                         "samples depends on the phase of the exponents in steps, which changes with ln σ "
-                         "(docs/math/ties.rst); use ties='index' (the convention) or simulate_finite at your σ")
+        raise ValueError(_DESCENT_REFUSAL)
+    from ..finite.engine import simulate_finite  # only now: a trajectory without a tie needs no finite run
+    from ..setting.initialization import Initialization
+    from .race import JumpEvent
+    from .scaling import check_magnitudes
+
     # The last component escapes within O(1) of t = τ ln(1/σ); the next activation comes a
     # time of order ln(1/σ) later. Stopping half-way skips every later window (the plateau
     # up to the stop is skipped in closed form), which leaves the components' neurons where
@@ -229,17 +239,15 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     # On labels y/2^p and norms s/2^q (the scale covariance, docs/math/model.rst), so that any
     # problem the race takes is one the finite run takes; a and U are scaled back exactly.
     scaling = check_magnitudes(trajectory.problem, init)
-    p, q = scaling.p, scaling.q
     try:
         run = simulate_finite(scaling.problem(trajectory.problem), scaling.init(init),
-                              log_sigma=log_sigma + 0.5 * (q - p) * np.log(2.0),
+                              log_sigma=scaling.log_sigma(log_sigma),
                               stop_time=None if stop is None else stop * scaling.rate_factor)
     except (RuntimeError, ValueError) as error:  # the race stands; only the split is unknown
         warnings.warn(f"ties='joint': the joint escape could not be computed ({error}); the overlapping tie is "
                       "left to the index convention and the trajectory stays ambiguous", RuntimeWarning, stacklevel=3)
         return replace(trajectory, ties="joint")
-    a = np.asarray(run.output_weights) * 2.0 ** ((p - q) / 2)
-    U = np.asarray(run.preactivations) * 2.0 ** ((p + q) / 2)
+    a, U = scaling.parameters(run.output_weights, run.preactivations)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.nan_to_num(a[:, None] * np.maximum(U, 0.0) / np.where(y != 0, y, np.nan), nan=0.0)
     scale = float(np.max(np.abs(y))) if y.size else 1.0

@@ -530,10 +530,7 @@ def simulate_many(
     eta = check_step_size(step_size)
     from ..limit.ties import check_ties
 
-    rule = check_ties(ties)
-    if rule == "joint" and eta is not None:
-        raise ValueError("ties='joint' is defined for gradient flow only (docs/math/ties.rst, \"The joint escape\"): "
-                         "under gradient descent use ties='index'")
+    rule = check_ties(ties, eta)
     mode = _resolve_sampling(sampling, kind, eta)
     backend = _resolve_backend(backend)
     first_trial = _check_count(first_trial, "first_trial")
