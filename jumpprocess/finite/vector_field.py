@@ -149,9 +149,13 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
     ``|r_i| ≤ |y_i|/2``) are recorded for the iterates ``θ_{step0 + k}`` *before* each
     step, as training code does.
 
-    One fused pass per neuron and step: the output-weight gradient and the update of the
-    alive coordinates (old values on the right-hand side, as in full-batch training),
-    then the neuron's share of the next residual.
+    One fused pass per neuron and step over its alive coordinates only (kept as a list of
+    sample indices, compacted when a coordinate dies; a dead coordinate has a zero
+    gradient, so skipping it changes no bit of the result): the output-weight gradient
+    and the update of the alive coordinates (old values on the right-hand side, as in
+    full-batch training), then the neuron's share of the next residual. Once the wrong-sign
+    coordinates have died a neuron is alive on about a quarter of the samples, so this
+    is about four times less work than a pass over every coordinate.
     """
     m, n1 = X.shape
     n = n1 - 1
@@ -162,11 +166,13 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
     r = residual(X, alive, large, y, s)
     r_next = np.empty(n)
     rs = np.empty(n)
-    mask = np.zeros((m, n))
+    index = np.empty((m, n), dtype=np.int64)
+    count = np.zeros(m, dtype=np.int64)
     for j in range(m):
         for i in range(n):
             if alive[j, i]:
-                mask[j, i] = 1.0
+                index[j, count[j]] = i
+                count[j] += 1
     target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
     for k in range(max_steps):
         step = step0 + k
@@ -203,21 +209,28 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
             acc = 0.0
             amp2 = 0.0
             dies = False
-            # Branch-free over the row (mask[j, i] is 1.0 on alive coordinates, else 0.0).
-            for i in range(n):
-                g = rs[i] * mask[j, i]
+            alive_count = count[j]
+            for q in range(alive_count):
+                i = index[j, q]
+                g = rs[i]
                 z = X[j, i + 1]
                 acc += g * z
                 z += scale * g
                 X[j, i + 1] = z
-                amp2 += mask[j, i] * z * z
-                dies |= (mask[j, i] > 0.0) & (z <= 0.0)
+                amp2 += z * z
+                dies |= z <= 0.0
             if dies:
-                for i in range(n):
-                    if mask[j, i] > 0.0 and X[j, i + 1] <= 0.0:
-                        amp2 -= X[j, i + 1] * X[j, i + 1]
-                        mask[j, i] = 0.0
+                kept = 0
+                for q in range(alive_count):
+                    i = index[j, q]
+                    z = X[j, i + 1]
+                    if z <= 0.0:
+                        amp2 -= z * z
                         alive[j, i] = False
+                    else:
+                        index[j, kept] = i
+                        kept += 1
+                count[j] = kept
             a += eta * acc * inv_n
             X[j, 0] = a
             amp2 += a * a
@@ -236,8 +249,9 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
                         X[j, c] *= factor
                     log_scale[j] += log_amp
             if large[j] and a != 0.0:
-                for i in range(n):
-                    r_next[i] -= a * s[i] * X[j, i + 1] * mask[j, i]
+                for q in range(count[j]):
+                    i = index[j, q]
+                    r_next[i] -= a * s[i] * X[j, i + 1]
         r, r_next = r_next, r
         if promoted:
             return k + 1, 1
