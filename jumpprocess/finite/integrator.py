@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .vector_field import amplitudes, flow_derivative, residual, residual_rate
+from .vector_field import alive_index, amplitudes_on, flow_derivative, flow_derivative_on, residual, residual_on, residual_rate
 
 __all__ = ["FlowSystem", "hermite", "first_crossing"]
 
@@ -32,45 +32,55 @@ _E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 52
 
 
 @njit(cache=True)
-def _combine(X, K, coefficients, count, out):
-    """``out = X + Σ_{q<count} coefficients[q] K[q]`` in one pass, summed in order of q
-    (the same rounding as adding the stages one after another, without temporaries)."""
-    m, n1 = X.shape
+def _combine(X, K, coefficients, count, index, alive_count, out):
+    """``out = X + Σ_{q<count} coefficients[q] K[q]`` on the output weights and the alive
+    coordinates (``index``, ``alive_count`` from :func:`.vector_field.alive_index`; a dead
+    coordinate has ``K = 0`` and keeps its value), summed in order of q (the same
+    rounding as adding the stages one after another, without temporaries)."""
+    m = X.shape[0]
     out[:, :] = X
     for q in range(count):
         coefficient = coefficients[q]
         if coefficient != 0.0:
             for j in range(m):
-                for c in range(n1):
+                out[j, 0] += coefficient * K[q, j, 0]
+                for p in range(alive_count[j]):
+                    c = index[j, p] + 1
                     out[j, c] += coefficient * K[q, j, c]
 
 
 @njit(cache=True)
 def dopri_step(X, f0, h, alive, large, y, s, A, B, E):
-    """One Dormand–Prince step: ``(X1, r1, f1, error)``, the error relative per neuron."""
+    """One Dormand–Prince step: ``(X1, r1, f1, error)``, the error relative per neuron.
+
+    Every pass runs over the alive coordinates only (:func:`.vector_field.alive_index`);
+    the stages are 0 on dead coordinates, which keep their value.
+    """
     m, n1 = X.shape
-    K = np.empty((7, m, n1))
+    index, alive_count = alive_index(alive)
+    K = np.zeros((7, m, n1))
     K[0] = f0
     Xs = np.empty_like(X)
     for stage in range(1, 6):
-        _combine(X, K, h * A[stage], stage, Xs)
-        r = residual(Xs, alive, large, y, s)
-        flow_derivative(Xs, alive, r, s, K[stage])
+        _combine(X, K, h * A[stage], stage, index, alive_count, Xs)
+        r = residual_on(Xs, index, alive_count, large, y, s)
+        flow_derivative_on(Xs, index, alive_count, r, s, K[stage])
     X1 = np.empty_like(X)
-    _combine(X, K, h * B, 6, X1)
-    r1 = residual(X1, alive, large, y, s)
-    f1 = np.empty_like(X)
-    flow_derivative(X1, alive, r1, s, f1)
+    _combine(X, K, h * B, 6, index, alive_count, X1)
+    r1 = residual_on(X1, index, alive_count, large, y, s)
+    f1 = np.zeros_like(X)
+    flow_derivative_on(X1, index, alive_count, r1, s, f1)
     K[6] = f1
-    amp0 = amplitudes(X, alive)
-    amp1 = amplitudes(X1, alive)
+    amp0 = amplitudes_on(X, index, alive_count)
+    amp1 = amplitudes_on(X1, index, alive_count)
     worst = 0.0
     for j in range(m):
         scale = max(amp0[j], amp1[j])
         if scale == 0.0:
             continue
         row = 0.0
-        for c in range(n1):
+        for p in range(alive_count[j] + 1):
+            c = 0 if p == 0 else index[j, p - 1] + 1
             e = 0.0
             for q in range(7):
                 e += E[q] * K[q, j, c]
@@ -79,6 +89,7 @@ def dopri_step(X, f0, h, alive, large, y, s, A, B, E):
     return X1, r1, f1, worst
 
 
+@njit(cache=True)
 def hermite(theta, y0, y1, d0, d1):
     """Cubic Hermite interpolant at ``theta ∈ [0, 1]`` (``d0, d1`` are ``h·y'``)."""
     t2 = theta * theta
@@ -86,19 +97,31 @@ def hermite(theta, y0, y1, d0, d1):
     return (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + theta) * d0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * d1
 
 
+@njit(cache=True)
+def _bisect(y0, y1, d0, d1, level, iterations):
+    out = np.empty(y0.shape[0])
+    for k in range(y0.shape[0]):
+        lo, hi = 0.0, 1.0
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            if hermite(mid, y0[k], y1[k], d0[k], d1[k]) > level[k]:
+                lo = mid
+            else:
+                hi = mid
+        out[k] = hi
+    return out
+
+
 def first_crossing(y0, y1, d0, d1, level, iterations=60):
     """Per entry, the first ``theta`` where the Hermite interpolant reaches ``level``.
 
-    Entries have ``y0 > level >= y1``; bisection on the sign change (vectorized).
+    Entries have ``y0 > level >= y1``; bisection on the sign change (compiled, one entry
+    at a time: it runs at every ReLU death and half-fit of a flow run).
     """
-    lo = np.zeros_like(y0)
-    hi = np.ones_like(y0)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        above = hermite(mid, y0, y1, d0, d1) > level
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    return hi
+    y0 = np.asarray(y0, dtype=np.float64)
+    args = [np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64), y0.shape)).ravel()
+            for v in (y0, y1, d0, d1, level)]
+    return _bisect(*args, int(iterations)).reshape(y0.shape)
 
 
 class FlowSystem:

@@ -30,15 +30,33 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["residual", "flow_derivative", "residual_rate", "amplitudes", "covered_residual",
+__all__ = ["alive_index", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "amplitudes_on", "residual_rate", "amplitudes", "covered_residual",
            "stationarity_gap", "descent_window", "manage_small"]
 
 
 @njit(cache=True)
-def residual(X, alive, large, y, s):
-    """``r = y − f(x)`` with only the large neurons counted (shape (n,))."""
-    m, n1 = X.shape
-    n = n1 - 1
+def alive_index(alive):
+    """Per neuron, the indices of its alive coordinates in increasing order, and their count.
+
+    Every pass over a neuron runs over this list: a dead coordinate has zero gradient and
+    no share of the residual, and summing the alive ones in the same increasing order
+    gives the same bits as a pass over the whole row.
+    """
+    m, n = alive.shape
+    index = np.empty((m, n), dtype=np.int64)
+    count = np.zeros(m, dtype=np.int64)
+    for j in range(m):
+        for i in range(n):
+            if alive[j, i]:
+                index[j, count[j]] = i
+                count[j] += 1
+    return index, count
+
+
+@njit(cache=True)
+def residual_on(X, index, count, large, y, s):
+    """:func:`residual` with the alive coordinates given by :func:`alive_index`."""
+    m = X.shape[0]
     r = y.copy()
     for j in range(m):
         if not large[j]:
@@ -46,29 +64,42 @@ def residual(X, alive, large, y, s):
         a = X[j, 0]
         if a == 0.0:
             continue
-        for i in range(n):
-            if alive[j, i]:
-                r[i] -= a * s[i] * X[j, i + 1]
+        for q in range(count[j]):
+            i = index[j, q]
+            r[i] -= a * s[i] * X[j, i + 1]
     return r
+
+
+@njit(cache=True)
+def residual(X, alive, large, y, s):
+    """``r = y − f(x)`` with only the large neurons counted (shape (n,))."""
+    index, count = alive_index(alive)
+    return residual_on(X, index, count, large, y, s)
+
+
+@njit(cache=True)
+def flow_derivative_on(X, index, count, r, s, out):
+    """``dX/dt`` on the alive coordinates (and the output weights) only; ``out`` must
+    already be 0 on the dead ones."""
+    m, n1 = X.shape
+    inv_n = 1.0 / (n1 - 1)
+    for j in range(m):
+        a = X[j, 0]
+        acc = 0.0
+        for q in range(count[j]):
+            i = index[j, q]
+            ri = r[i] * s[i]
+            acc += ri * X[j, i + 1]
+            out[j, i + 1] = ri * a * inv_n
+        out[j, 0] = acc * inv_n
 
 
 @njit(cache=True)
 def flow_derivative(X, alive, r, s, out):
     """``dX/dt`` of every neuron given the residual ``r`` (written into ``out``)."""
-    m, n1 = X.shape
-    n = n1 - 1
-    inv_n = 1.0 / n
-    for j in range(m):
-        a = X[j, 0]
-        acc = 0.0
-        for i in range(n):
-            if alive[j, i]:
-                ri = r[i] * s[i]
-                acc += ri * X[j, i + 1]
-                out[j, i + 1] = ri * a * inv_n
-            else:
-                out[j, i + 1] = 0.0
-        out[j, 0] = acc * inv_n
+    index, count = alive_index(alive)
+    out[:, :] = 0.0
+    flow_derivative_on(X, index, count, r, s, out)
 
 
 @njit(cache=True)
@@ -89,17 +120,24 @@ def residual_rate(X, dX, alive, large, s):
 
 
 @njit(cache=True)
-def amplitudes(X, alive):
-    """Per-neuron amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units."""
-    m, n1 = X.shape
+def amplitudes_on(X, index, count):
+    """:func:`amplitudes` with the alive coordinates given by :func:`alive_index`."""
+    m = X.shape[0]
     out = np.empty(m)
     for j in range(m):
         acc = X[j, 0] * X[j, 0]
-        for i in range(n1 - 1):
-            if alive[j, i]:
-                acc += X[j, i + 1] * X[j, i + 1]
+        for q in range(count[j]):
+            z = X[j, index[j, q] + 1]
+            acc += z * z
         out[j] = np.sqrt(acc)
     return out
+
+
+@njit(cache=True)
+def amplitudes(X, alive):
+    """Per-neuron amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units."""
+    index, count = alive_index(alive)
+    return amplitudes_on(X, index, count)
 
 
 @njit(cache=True)
@@ -163,16 +201,10 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
     for i in range(n):
         ymax = max(ymax, abs(y[i]))
     inv_n = 1.0 / n
-    r = residual(X, alive, large, y, s)
+    index, count = alive_index(alive)
+    r = residual_on(X, index, count, large, y, s)
     r_next = np.empty(n)
     rs = np.empty(n)
-    index = np.empty((m, n), dtype=np.int64)
-    count = np.zeros(m, dtype=np.int64)
-    for j in range(m):
-        for i in range(n):
-            if alive[j, i]:
-                index[j, count[j]] = i
-                count[j] += 1
     target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
     for k in range(max_steps):
         step = step0 + k
