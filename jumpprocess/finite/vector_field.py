@@ -30,8 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["alive_index", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "amplitudes_on", "residual_rate", "amplitudes", "covered_residual",
-           "stationarity_gap", "descent_window", "manage_small"]
+__all__ = ["alive_index", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "residual_rate",
+           "amplitudes", "amplitudes_on", "covered_residual", "covered_residual_on", "stationarity_gap",
+           "descent_window", "manage_small"]
 
 
 @njit(cache=True)
@@ -141,19 +142,24 @@ def amplitudes(X, alive):
 
 
 @njit(cache=True)
+def covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp):
+    """:func:`covered_residual` with the alive coordinates given by :func:`alive_index`."""
+    target = y.copy()
+    amps = amplitudes_on(X, index, count)
+    for j in range(X.shape[0]):
+        if large[j] and X[j, 0] != 0.0 and amps[j] > 0.0 and np.log(amps[j]) + log_scale[j] >= cover_log_amp:
+            for q in range(count[j]):
+                target[index[j, q]] = 0.0
+    return target
+
+
+@njit(cache=True)
 def covered_residual(X, alive, large, log_scale, y, cover_log_amp):
     """The residual a converged state has: ``r*_i = 0`` where a large neuron of amplitude
     ``≥ exp(cover_log_amp)`` and ``a_j ≠ 0`` is alive, else ``y_i``
     (docs/math/finite-sigma.rst, "Plateaus in closed form")."""
-    m, n1 = X.shape
-    target = y.copy()
-    amps = amplitudes(X, alive)
-    for j in range(m):
-        if large[j] and X[j, 0] != 0.0 and amps[j] > 0.0 and np.log(amps[j]) + log_scale[j] >= cover_log_amp:
-            for i in range(n1 - 1):
-                if alive[j, i]:
-                    target[i] = 0.0
-    return target
+    index, count = alive_index(alive)
+    return covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
 
 
 @njit(cache=True)
@@ -205,7 +211,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
     r = residual_on(X, index, count, large, y, s)
     r_next = np.empty(n)
     rs = np.empty(n)
-    target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
+    target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
     for k in range(max_steps):
         step = step0 + k
         loss = 0.0
@@ -223,7 +229,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
         if step >= check_after and gap <= max(conv_tol, proj_tol) * ymax:
             # Confirm against a fresh r*: the cover may have changed since (a death, or a
             # neuron crossing δ, which the direct method does not flag).
-            target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
+            target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
             gap = 0.0
             for i in range(n):
                 gap = max(gap, abs(r[i] - target[i]))
@@ -288,7 +294,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
         if promoted:
             return k + 1, 1
         if k % 64 == 63:
-            target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
+            target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
     return max_steps, 2
 
 
