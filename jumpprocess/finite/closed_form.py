@@ -97,6 +97,36 @@ def _first_root_time(theta, P, M, lam):
 
 
 @njit(cache=True)
+def _death_order(z, alive, w):
+    """Alive moving coordinates (``w_i ≠ 0``) sorted by ``θ_i = −z_i / w_i``, where the
+    common scalar kills them, and the first position with ``θ > 0``.
+
+    Every alive coordinate moves by the same scalar times ``w_i``, so a coordinate dies
+    when that scalar reaches its ``θ_i``. The scalar starts at 0 and moves continuously, so
+    the dead ones always form a contiguous run of this order around the start: the next
+    death is the nearest θ above or the nearest below, and a shift or rescaling of the
+    state keeps the order. A run with k deaths costs O(n log n), not O(k n).
+    """
+    count = 0
+    for i in range(z.shape[0]):
+        if alive[i] and w[i] != 0.0:
+            count += 1
+    index = np.empty(count, dtype=np.int64)
+    theta = np.empty(count)
+    k = 0
+    for i in range(z.shape[0]):
+        if alive[i] and w[i] != 0.0:
+            index[k] = i
+            theta[k] = -z[i] / w[i]
+            k += 1
+    order = index[np.argsort(theta, kind="mergesort")]
+    above = 0
+    while above < count and -z[order[above]] / w[order[above]] <= 0.0:
+        above += 1
+    return order, above
+
+
+@njit(cache=True)
 def flow_segment(state, alive, w, n, duration, log_target):
     """Advance one small neuron under the gradient flow with constant ``w = r s``.
 
@@ -104,98 +134,162 @@ def flow_segment(state, alive, w, n, duration, log_target):
     amplitude); stops after ``duration`` or when ``log(amplitude)`` reaches ``log_target``
     (in the units at entry), whichever is first. Returns ``(elapsed, log_growth, reached,
     deaths)``.
+
+    Between deaths the state is explicit (module docstring). The alive coordinates are
+    held as ``z_i = c ζ_i + w_i φ`` with ``ζ`` fixed and two scalars ``c > 0, φ``, and
+    the sums ``W, Σ w ζ, Σ ζ²`` are updated at each death, so a piece costs O(1) and only
+    the two candidates of :func:`_death_order` are tested. The state is written out and the
+    sums recomputed every 64 pieces and whenever a sum has halved since it was last
+    computed, which bounds the rounding they accumulate (a few ulps of their current size).
     """
     z = state[1:]
+    order, hi = _death_order(z, alive, w)
+    lo = hi - 1
+    W, Qz, Sz, n_pos, n_neg = _sums(z, alive, w)
+    W_ref, Sz_ref = W, Sz
+    c = 1.0
+    phi = 0.0
+    dead_scale = 1.0  # coordinates dead at entry are only rescaled
+    killed = np.empty(order.shape[0], dtype=np.int64)
+    n_killed = 0
     elapsed = 0.0
     log_growth = 0.0
-    deaths = 0
+    pieces = 0
+    reached = False
     while True:
         remaining = duration - elapsed
         if remaining <= 0.0:
-            return elapsed, log_growth, False, deaths
-        W, Q, S0, n_pos, n_neg = _sums(z, alive, w)
+            break
         a = state[0]
         if W == 0.0:
-            return duration, log_growth, False, deaths
+            elapsed = duration
+            break
+        Q = c * Qz + phi * W
+        S0 = c * c * Sz + 2.0 * c * phi * Qz + phi * phi * W
         lam = math.sqrt(W) / n
         psi0 = Q / W
         b = a / (n * lam)
         P = 0.5 * (psi0 + b)
         M = 0.5 * (psi0 - b)
-        # Earliest death among alive moving coordinates.
+        # The earliest death: the nearest θ above the run of dead coordinates, or below.
         t_death = np.inf
         k_death = -1
-        for i in range(z.shape[0]):
-            if alive[i] and w[i] != 0.0:
-                if z[i] <= 0.0:
-                    if w[i] * a < 0.0 or (a == 0.0 and w[i] * Q < 0.0):
-                        t_death = 0.0
-                        k_death = i
-                        break
+        for side in range(2):
+            pos = hi if side == 0 else lo
+            if pos < 0 or pos >= order.shape[0]:
+                continue
+            i = order[pos]
+            zi = c * z[i] + w[i] * phi
+            if zi <= 0.0:
+                if w[i] * a < 0.0 or (a == 0.0 and w[i] * Q < 0.0):
+                    t_i = 0.0
+                else:
                     continue
-                t_i = _first_root_time(-z[i] / w[i], P, M, lam)
-                if t_i < t_death:
-                    t_death = t_i
-                    k_death = i
+            else:
+                t_i = _first_root_time(-zi / w[i], P, M, lam)
+            if t_i < t_death or (t_i == t_death and i < k_death):
+                t_death = t_i
+                k_death = i
         t_piece = min(t_death, remaining)
-        reached = False
         target = log_target - log_growth
         if target < _LOG_HUGE:
             if t_piece == np.inf:
                 # No death ahead: the amplitude eventually grows like e^{λt} (P ≠ 0).
                 if P == 0.0:
-                    return np.inf, log_growth, False, deaths
-                hi = 1.0
-                while _flow_log_amp(hi, lam, P, M, n, S0, Q, W) < target:
-                    hi *= 2.0
-                    if hi > 1e300:
-                        return np.inf, log_growth, False, deaths
-                t_piece = hi
+                    elapsed = np.inf
+                    break
+                top = 1.0
+                while _flow_log_amp(top, lam, P, M, n, S0, Q, W) < target:
+                    top *= 2.0
+                    if top > 1e300:
+                        break
+                if top > 1e300:
+                    elapsed = np.inf
+                    break
+                t_piece = top
             if _flow_log_amp(t_piece, lam, P, M, n, S0, Q, W) >= target:
-                lo, hi = 0.0, t_piece
+                left, right = 0.0, t_piece
                 for _ in range(200):
-                    mid = 0.5 * (lo + hi)
-                    if mid <= lo or mid >= hi:
+                    mid = 0.5 * (left + right)
+                    if mid <= left or mid >= right:
                         break
                     if _flow_log_amp(mid, lam, P, M, n, S0, Q, W) >= target:
-                        hi = mid
+                        right = mid
                     else:
-                        lo = mid
-                t_piece = hi
+                        left = mid
+                t_piece = right
                 reached = True
-                k_death = -1
-            elif t_piece < t_death:
-                k_death = -1
         elif t_piece == np.inf:
-            return np.inf, log_growth, False, deaths
-        if t_piece < t_death:
+            elapsed = np.inf
+            break
+        if t_piece < t_death or reached:
             k_death = -1
-        # Move to the end of the piece, in units scaled by e^{-λt}, then renormalize.
+        # The end of the piece, in units scaled by e^{-λt}, then renormalized.
         e = math.exp(-lam * t_piece)
         a_s = n * lam * (P - M * e * e)
-        phi_s = P - (P + M) * e + M * e * e
-        amp2 = a_s * a_s
-        for i in range(z.shape[0]):
-            if alive[i]:
-                z[i] = z[i] * e + w[i] * phi_s
-                amp2 += z[i] * z[i]
-            else:
-                z[i] = z[i] * e
+        c *= e
+        phi = phi * e + (P - (P + M) * e + M * e * e)
+        dead_scale *= e
+        amp2 = a_s * a_s + c * c * Sz + 2.0 * c * phi * Qz + phi * phi * W
         if k_death >= 0:
-            amp2 -= z[k_death] * z[k_death]
-            z[k_death] = 0.0
+            zk = c * z[k_death] + w[k_death] * phi
+            amp2 -= zk * zk
+            W -= w[k_death] * w[k_death]
+            Qz -= w[k_death] * z[k_death]
+            Sz -= z[k_death] * z[k_death]
             alive[k_death] = False
-            deaths += 1
-        amp = math.sqrt(amp2)
-        if amp == 0.0:
-            amp = 1.0
+            killed[n_killed] = k_death
+            n_killed += 1
+            if w[k_death] > 0.0:
+                n_pos -= 1
+            else:
+                n_neg -= 1
+            if hi < order.shape[0] and order[hi] == k_death:
+                hi += 1
+            else:
+                lo -= 1
+        amp = math.sqrt(amp2) if amp2 > 0.0 else 1.0
         state[0] = a_s / amp
-        for i in range(z.shape[0]):
-            z[i] /= amp
+        c /= amp
+        phi /= amp
+        dead_scale /= amp
         log_growth += lam * t_piece + math.log(amp)
         elapsed += t_piece
+        pieces += 1
         if reached:
-            return elapsed, log_growth, True, deaths
+            break
+        # Sums kept by subtraction lose relative accuracy as they shrink: recompute them
+        # when they halve, when nothing moving is left (W exactly 0), and every 64 pieces.
+        if (pieces % 64 == 0 or c < 1e-150 or n_pos + n_neg == 0 or W < 0.5 * W_ref or Sz < 0.5 * Sz_ref):
+            _write_out(z, alive, w, c, phi, dead_scale, killed, n_killed)
+            c, phi, dead_scale, n_killed = 1.0, 0.0, 1.0, 0
+            W, Qz, Sz, n_pos, n_neg = _sums(z, alive, w)
+            W_ref, Sz_ref = W, Sz
+    _write_out(z, alive, w, c, phi, dead_scale, killed, n_killed)
+    return elapsed, log_growth, reached, _count_dead(order, alive)
+
+
+@njit(cache=True)
+def _count_dead(order, alive):
+    """How many of the coordinates in ``order`` (alive and moving at entry) are dead now."""
+    dead = 0
+    for i in order:
+        if not alive[i]:
+            dead += 1
+    return dead
+
+
+@njit(cache=True)
+def _write_out(z, alive, w, c, phi, dead_scale, killed, n_killed):
+    """``z_i = c ζ_i + w_i φ`` on alive coordinates, 0 where a coordinate died in the
+    flow, ``dead_scale · z_i`` on the others."""
+    for i in range(z.shape[0]):
+        if alive[i]:
+            z[i] = c * z[i] + w[i] * phi
+        else:
+            z[i] *= dead_scale
+    for q in range(n_killed):
+        z[killed[q]] = 0.0
 
 
 @njit(cache=True)
@@ -247,16 +341,29 @@ def descent_segment(state, alive, w, n, eta, steps, log_target):
 
     Same contract as :func:`flow_segment` with an integer number of ``steps``; returns
     ``(steps_done, log_growth, reached, deaths)``. The neuron is left at unit amplitude.
+
+    The alive coordinates are ``z_i + w_i φ`` with ``z`` fixed between rebases, so a step
+    costs O(1) plus its deaths: only the next coordinates of :func:`_death_order` on either
+    side can die, and a dead one leaves the sums ``W, Q, S0`` by subtraction. The state is
+    rebased (written out, renormalized, sums recomputed) when its amplitude leaves
+    [1e-50, 1e50], after every 64 steps with deaths, and when a sum has halved since it was
+    last computed or nothing moving is left.
     """
     z = state[1:]
     done = 0
     log_growth = _normalize(state, alive)
+    order, hi = _death_order(z, alive, w)
+    lo = hi - 1
     deaths = 0
     phi = 0.0
     W, Q, S0, n_pos, n_neg = _sums(z, alive, w)
+    W_ref, S0_ref = W, S0
+    death_steps = 0
     while done < steps:
         a = state[0]
         if W == 0.0:
+            _rebase(state, alive, w, phi)
+            log_growth += _normalize(state, alive)
             return steps, log_growth, False, deaths
         q = Q + W * phi
         settled = (a > 0.0 and q >= 0.0 and n_neg == 0) or (a < 0.0 and q <= 0.0 and n_pos == 0)
@@ -272,20 +379,20 @@ def descent_segment(state, alive, w, n, eta, steps, log_target):
             reached = False
             target = log_target - log_growth
             if target < _LOG_HUGE:
-                lo = 0
-                hi = 1
-                while hi < remaining and _descent_log_amp(hi, lam, eta, n, a0, psi0, S0, Q, W)[0] < target:
-                    hi *= 2
-                if hi > remaining:
-                    hi = remaining
-                if _descent_log_amp(hi, lam, eta, n, a0, psi0, S0, Q, W)[0] >= target:
-                    while hi - lo > 1:
-                        mid = (lo + hi) // 2
+                lo_k = 0
+                hi_k = 1
+                while hi_k < remaining and _descent_log_amp(hi_k, lam, eta, n, a0, psi0, S0, Q, W)[0] < target:
+                    hi_k *= 2
+                if hi_k > remaining:
+                    hi_k = remaining
+                if _descent_log_amp(hi_k, lam, eta, n, a0, psi0, S0, Q, W)[0] >= target:
+                    while hi_k - lo_k > 1:
+                        mid = (lo_k + hi_k) // 2
                         if _descent_log_amp(mid, lam, eta, n, a0, psi0, S0, Q, W)[0] >= target:
-                            hi = mid
+                            hi_k = mid
                         else:
-                            lo = mid
-                    K = hi
+                            lo_k = mid
+                    K = hi_k
                     reached = True
             log_amp, a_s, phi_s, inv = _descent_log_amp(K, lam, eta, n, a0, psi0, S0, Q, W)
             state[0] = a_s
@@ -302,18 +409,43 @@ def descent_segment(state, alive, w, n, eta, steps, log_target):
         state[0] = a_new
         done += 1
         killed = False
-        for i in range(z.shape[0]):
-            if alive[i] and w[i] != 0.0 and z[i] + w[i] * phi <= 0.0:
+        for side in range(2):
+            while True:
+                pos = hi if side == 0 else lo
+                if pos < 0 or pos >= order.shape[0]:
+                    break
+                i = order[pos]
+                if not (z[i] + w[i] * phi <= 0.0):
+                    break
+                # Frozen at the value it stepped to; it leaves the sums.
+                W -= w[i] * w[i]
+                Q -= w[i] * z[i]
+                S0 -= z[i] * z[i]
+                if w[i] > 0.0:
+                    n_pos -= 1
+                else:
+                    n_neg -= 1
                 z[i] = z[i] + w[i] * phi
                 alive[i] = False
                 killed = True
                 deaths += 1
+                if side == 0:
+                    hi += 1
+                else:
+                    lo -= 1
         amp2 = a_new * a_new + S0 + 2.0 * phi * Q + phi * phi * W
-        if killed or amp2 > 1e100 or amp2 < 1e-100:
+        if killed:
+            death_steps += 1
+        # Sums kept by subtraction lose relative accuracy as they shrink: recompute them
+        # when they halve, when nothing moving is left (W exactly 0), every 64 steps with
+        # deaths, and when the amplitude leaves [1e-50, 1e50].
+        if amp2 > 1e100 or amp2 < 1e-100 or (killed and (death_steps % 64 == 0 or n_pos + n_neg == 0
+                                                       or W < 0.5 * W_ref or S0 < 0.5 * S0_ref)):
             _rebase(state, alive, w, phi)
             phi = 0.0
             log_growth += _normalize(state, alive)
             W, Q, S0, n_pos, n_neg = _sums(z, alive, w)
+            W_ref, S0_ref = W, S0
             amp2 = 1.0
         if log_growth + 0.5 * math.log(max(amp2, 1e-300)) >= log_target:
             _rebase(state, alive, w, phi)
