@@ -130,6 +130,74 @@ def test_closed_form_flow_death_is_where_the_coordinate_hits_zero():
     np.testing.assert_allclose(np.exp(growth) * state, expected, rtol=1e-9, atol=1e-12)
 
 
+def _many_deaths(seed, n):
+    """A unit-amplitude neuron whose coordinates die one after another: w of both signs."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=n)
+    state = np.concatenate(([rng.normal()], rng.uniform(0.05, 1.0, n)))
+    return state / np.linalg.norm(state), w
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_closed_form_descent_segment_with_many_deaths_is_the_map(seed):
+    """Against the descent map iterated on the whole vector (a coordinate stepping to <= 0
+    freezes there): same deaths, same state, whichever way the segment orders them."""
+    from jumpprocess.finite.closed_form import descent_segment
+
+    n, eta, K = 40, 0.8, 3000
+    x0, w = _many_deaths(seed, n)
+    x, alive = x0.copy(), np.ones(n, dtype=bool)
+    for _ in range(K):
+        g = alive * w
+        step = x.copy()
+        step[0] += eta * float(g @ x[1:]) / n
+        step[1:] += eta * x[0] * g / n
+        alive &= ~(step[1:] <= 0.0)
+        x = step
+        x /= np.linalg.norm(x)  # the direction only: the segment returns its growth apart
+    state, seg_alive = x0.copy(), np.ones(n, dtype=bool)
+    done, growth, reached, deaths = descent_segment(state, seg_alive, w, n, eta, K, math.inf)
+    assert done == K and not reached and deaths == n - alive.sum() > 5
+    assert np.array_equal(seg_alive, alive)
+    np.testing.assert_allclose(state / np.linalg.norm(state), x, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_closed_form_flow_segment_with_many_deaths_is_the_flow(seed):
+    """Against scipy's integrator with an event at every alive coordinate's zero: the
+    same coordinates die and the state is the same."""
+    from scipy.integrate import solve_ivp
+
+    from jumpprocess.finite.closed_form import flow_segment
+
+    n, T = 12, 60.0
+    x0, w = _many_deaths(seed, n)
+    x, alive, t, order = x0.copy(), np.ones(n, dtype=bool), 0.0, []
+    while t < T:
+        g = alive * w
+        events = []
+        for i in np.flatnonzero(alive & (w != 0)):
+            def hit(_, v, i=i):
+                return v[1 + i]
+            hit.terminal, hit.direction = True, -1
+            events.append(hit)
+        sol = solve_ivp(lambda _, v: np.concatenate(([g @ v[1:] / n], v[0] * g / n)), (t, T), x,
+                        events=events or None, rtol=1e-12, atol=1e-14)
+        x, t = sol.y[:, -1].copy(), sol.t[-1]
+        if sol.status == 1:
+            live = np.flatnonzero(alive & (w != 0))
+            k = live[[len(e) > 0 for e in sol.t_events].index(True)]
+            x[1 + k], alive[k] = 0.0, False
+            order.append(k)
+        scale = np.linalg.norm(x)
+        x /= scale
+    state, seg_alive = x0.copy(), np.ones(n, dtype=bool)
+    elapsed, growth, reached, deaths = flow_segment(state, seg_alive, w, n, T, math.inf)
+    assert elapsed == T and not reached and deaths == len(order) >= 2
+    assert np.array_equal(seg_alive, alive)
+    np.testing.assert_allclose(state / np.linalg.norm(state), x, rtol=1e-7, atol=1e-9)
+
+
 @pytest.mark.parametrize("eta", [None, 0.5])
 def test_the_limit_from_the_other_side(eta):
     """At ln σ = −1e3, −1e4, −1e5: |t/ln(1/σ) − τ| · ln(1/σ) stays bounded (an O(1) offset
