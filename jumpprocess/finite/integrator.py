@@ -34,19 +34,18 @@ _E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 52
 @njit(cache=True)
 def _combine(X, K, coefficients, count, index, alive_count, out):
     """``out = X + Σ_{q<count} coefficients[q] K[q]`` on the output weights and the alive
-    coordinates (``index``, ``alive_count`` from :func:`.vector_field.alive_index`; a dead
-    coordinate has ``K = 0`` and keeps its value), summed in order of q (the same
-    rounding as adding the stages one after another, without temporaries)."""
-    m = X.shape[0]
-    out[:, :] = X
-    for q in range(count):
-        coefficient = coefficients[q]
-        if coefficient != 0.0:
-            for j in range(m):
-                out[j, 0] += coefficient * K[q, j, 0]
-                for p in range(alive_count[j]):
-                    c = index[j, p] + 1
-                    out[j, c] += coefficient * K[q, j, c]
+    coordinates (``index``, ``alive_count`` from :func:`.vector_field.alive_index`), summed
+    in order of q (the same rounding as adding the stages one after another). Dead
+    coordinates of ``out`` are not written: ``out`` starts as a copy of ``X``, and a dead
+    coordinate keeps its value (its stages are 0)."""
+    for j in range(X.shape[0]):
+        for p in range(alive_count[j] + 1):
+            c = 0 if p == 0 else index[j, p - 1] + 1
+            acc = X[j, c]
+            for q in range(count):
+                if coefficients[q] != 0.0:
+                    acc += coefficients[q] * K[q, j, c]
+            out[j, c] = acc
 
 
 @njit(cache=True)
@@ -54,23 +53,22 @@ def dopri_step(X, f0, h, alive, large, y, s, A, B, E):
     """One Dormand–Prince step: ``(X1, r1, f1, error)``, the error relative per neuron.
 
     Every pass runs over the alive coordinates only (:func:`.vector_field.alive_index`);
-    the stages are 0 on dead coordinates, which keep their value.
+    the stages are never read on dead coordinates, which keep their value.
     """
     m, n1 = X.shape
     index, alive_count = alive_index(alive)
-    K = np.zeros((7, m, n1))
+    K = np.empty((6, m, n1))  # stages 0-5; the seventh is f1
     K[0] = f0
-    Xs = np.empty_like(X)
+    Xs = X.copy()
     for stage in range(1, 6):
         _combine(X, K, h * A[stage], stage, index, alive_count, Xs)
         r = residual_on(Xs, index, alive_count, large, y, s)
         flow_derivative_on(Xs, index, alive_count, r, s, K[stage])
-    X1 = np.empty_like(X)
+    X1 = X.copy()
     _combine(X, K, h * B, 6, index, alive_count, X1)
     r1 = residual_on(X1, index, alive_count, large, y, s)
     f1 = np.zeros_like(X)
     flow_derivative_on(X1, index, alive_count, r1, s, f1)
-    K[6] = f1
     amp0 = amplitudes_on(X, index, alive_count)
     amp1 = amplitudes_on(X1, index, alive_count)
     worst = 0.0
@@ -82,8 +80,9 @@ def dopri_step(X, f0, h, alive, large, y, s, A, B, E):
         for p in range(alive_count[j] + 1):
             c = 0 if p == 0 else index[j, p - 1] + 1
             e = 0.0
-            for q in range(7):
+            for q in range(6):
                 e += E[q] * K[q, j, c]
+            e += E[6] * f1[j, c]
             row = max(row, abs(h * e))
         worst = max(worst, row / scale)
     return X1, r1, f1, worst

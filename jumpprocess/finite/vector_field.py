@@ -136,9 +136,17 @@ def amplitudes_on(X, index, count):
 
 @njit(cache=True)
 def amplitudes(X, alive):
-    """Per-neuron amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units."""
-    index, count = alive_index(alive)
-    return amplitudes_on(X, index, count)
+    """Per-neuron amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units (one pass over
+    the mask: cheaper than building an index for a single use)."""
+    m, n1 = X.shape
+    out = np.empty(m)
+    for j in range(m):
+        acc = X[j, 0] * X[j, 0]
+        for i in range(n1 - 1):
+            if alive[j, i]:
+                acc += X[j, i + 1] * X[j, i + 1]
+        out[j] = np.sqrt(acc)
+    return out
 
 
 @njit(cache=True)
@@ -167,13 +175,14 @@ def stationarity_gap(X, alive, large, log_scale, y, s, cover_log_amp):
     """``max_i |r_i − r*_i|`` with ``r`` counting only large neurons of amplitude
     ``≥ exp(cover_log_amp)``: a state is converged when this is (almost) 0."""
     m, n1 = X.shape
+    index, count = alive_index(alive)
     counted = large.copy()
-    amps = amplitudes(X, alive)
+    amps = amplitudes_on(X, index, count)
     for j in range(m):
         if counted[j] and (amps[j] == 0.0 or np.log(amps[j]) + log_scale[j] < cover_log_amp):
             counted[j] = False
-    r = residual(X, alive, counted, y, s)
-    target = covered_residual(X, alive, large, log_scale, y, cover_log_amp)
+    r = residual_on(X, index, count, counted, y, s)
+    target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
     gap = 0.0
     for i in range(n1 - 1):
         gap = max(gap, abs(r[i] - target[i]))
