@@ -11,10 +11,13 @@ from strategies import initializations, problems
 
 
 def _random_case(data, max_m=10):
+    """A random trajectory of the race itself (ties="index"): these properties are those of
+    its closed-form saddles, exact to rounding. The joint escape of an overlapping tie comes
+    from a finite run and is checked in tests/test_ties.py to its own accuracy."""
     problem = data.draw(problems())
     init = data.draw(initializations(problem, max_m=max_m))
     step = data.draw(st.sampled_from([None, None, 0.5, 2.0]))
-    return problem, init, simulate(problem, init, step_size=step)
+    return problem, init, simulate(problem, init, step_size=step, ties="index")
 
 
 @given(st.data())
@@ -176,12 +179,58 @@ def test_unstable_gradient_descent_step_is_reported():
 
 @given(st.data())
 def test_largest_kernel_eigenvalue_matches_dense(data):
+    """The race's saddles (one neuron per fitted set): the secular root against eigvalsh."""
     problem, _, traj = _random_case(data)
     y, s, n = problem.labels, problem.norms, problem.n
     for k, f, top in zip(traj.neurons, traj.fitted, traj.largest_kernel_eigenvalues):
         a2 = traj.output_weights[k] ** 2
         K = (np.outer(y[f], y[f]) / a2 + a2 * np.diag(s[f] ** 2)) / n
         assert top == pytest.approx(np.linalg.eigvalsh(K)[-1], rel=1e-9)
+
+
+def test_joint_kernel_eigenvalue_is_the_networks_tangent_kernel():
+    """A joint jump's λ_max against J Jᵀ/n of the real network on orthogonal inputs, with J
+    the Jacobian of the outputs on the jump's samples in every parameter of its neurons
+    (central differences of the network itself, not the reduced formula)."""
+    problem = OrthogonalProblem.from_inputs(random_orthogonal_inputs(8, 8, np.random.default_rng(0)),
+                                            [1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0])
+    found = 0
+    for seed in range(40):
+        init = sample_initialization(problem, 6, "balanced", seed=seed)
+        traj = simulate(problem, init, ties="joint")
+        if not traj.joint:
+            continue
+        X = problem.inputs
+        for jump in traj.joint:
+            rows = [int(j) for j in jump.neurons]
+            a = np.asarray(jump.output_weights, dtype=float)
+            # Input-space weights whose preactivations on the jump's samples are the end state
+            # (a dead coordinate, 0 at the limit's saddle, just below 0 so that the network's
+            # ReLU is flat there too) and 0 elsewhere: w_j = Σ_i U_ji x_i / s_i².
+            Xf = X[jump.fitted]
+            U = np.where(jump.preactivations > 0, jump.preactivations, -1e-3)
+            Wj = (U / problem.norms[jump.fitted] ** 2) @ Xf
+
+            def outputs(theta):
+                aa, ww = theta[:len(rows)], theta[len(rows):].reshape(len(rows), -1)
+                return np.maximum(Xf @ ww.T, 0.0) @ aa
+
+            theta = np.concatenate([a, Wj.ravel()])
+            h = 1e-6
+            J = np.empty((len(jump.fitted), theta.size))
+            for q in range(theta.size):
+                e = np.zeros_like(theta)
+                e[q] = h
+                J[:, q] = (outputs(theta + e) - outputs(theta - e)) / (2 * h)
+            dense = np.linalg.eigvalsh(J @ J.T / problem.n)[-1]
+            members = [k for k, event in enumerate(traj.events) if event.neuron in rows]
+            assert members
+            for k in members:
+                assert traj.largest_kernel_eigenvalues[k] == pytest.approx(dense, rel=1e-6)
+            found += 1
+        if found >= 3:
+            break
+    assert found >= 1
 
 
 def test_json_round_trip_keeps_the_inputs():
