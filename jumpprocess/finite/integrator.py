@@ -97,10 +97,50 @@ def hermite(theta, y0, y1, d0, d1):
 
 
 @njit(cache=True)
+def _turning_points(y0, y1, d0, d1):
+    """Zeros in (0, 1) of the interpolant's derivative ``Aθ² + Bθ + C``, sorted (0 to 2)."""
+    A = 6.0 * (y0 - y1) + 3.0 * (d0 + d1)
+    B = -6.0 * (y0 - y1) - 4.0 * d0 - 2.0 * d1
+    C = d0
+    roots = np.empty(2)
+    count = 0
+    if A == 0.0:
+        if B != 0.0:
+            roots[0] = -C / B
+            count = 1
+    else:
+        disc = B * B - 4.0 * A * C
+        if disc >= 0.0:
+            q = -0.5 * (B + (np.sqrt(disc) if B >= 0.0 else -np.sqrt(disc)))
+            roots[0] = q / A
+            count = 1
+            if q != 0.0:
+                roots[1] = C / q
+                count = 2
+    out = np.empty(2)
+    found = 0
+    for k in range(count):
+        if 0.0 < roots[k] < 1.0:
+            out[found] = roots[k]
+            found += 1
+    if found == 2 and out[1] < out[0]:
+        out[0], out[1] = out[1], out[0]
+    return out[:found]
+
+
+@njit(cache=True)
 def _bisect(y0, y1, d0, d1, level, iterations):
+    """The first crossing: the interpolant is monotone between its turning points, so the
+    first piece whose end is at or below ``level`` holds it, alone; bisect there (on [0, 1]
+    when the interpolant is monotone, the usual case)."""
     out = np.empty(y0.shape[0])
     for k in range(y0.shape[0]):
         lo, hi = 0.0, 1.0
+        for point in _turning_points(y0[k], y1[k], d0[k], d1[k]):
+            if hermite(point, y0[k], y1[k], d0[k], d1[k]) <= level[k]:
+                hi = point
+                break
+            lo = point
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
             if hermite(mid, y0[k], y1[k], d0[k], d1[k]) > level[k]:
@@ -114,8 +154,10 @@ def _bisect(y0, y1, d0, d1, level, iterations):
 def first_crossing(y0, y1, d0, d1, level, iterations=60):
     """Per entry, the first ``theta`` where the Hermite interpolant reaches ``level``.
 
-    Entries have ``y0 > level >= y1``; bisection on the sign change (compiled, one entry
-    at a time: it runs at every ReLU death and half-fit of a flow run).
+    Entries have ``y0 > level >= y1``. A cubic may cross ``level`` three times in a step;
+    the first crossing lies in the first monotone piece (between the zeros of the
+    derivative) that ends at or below ``level``, and is found there by bisection
+    (compiled, one entry at a time: it runs at every ReLU death and half-fit of a flow run).
     """
     y0 = np.asarray(y0, dtype=np.float64)
     args = [np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64), y0.shape)).ravel()

@@ -102,3 +102,18 @@ def test_first_crossing_finds_the_root_of_the_interpolant():
     np.testing.assert_allclose(values, level, atol=1e-12)
     # A scalar level broadcasts; the straight line 1 − 2θ crosses 0 at θ = 1/2.
     assert first_crossing(np.array([1.0]), np.array([-1.0]), np.array([-2.0]), np.array([-2.0]), 0.0)[0] == 0.5
+
+
+def test_first_crossing_is_the_first_of_three():
+    """A cubic that dips below the level, comes back above and falls again: the first of
+    its three crossings, not the one plain bisection on [0, 1] would converge to."""
+    # p(θ) + level with p = −8 (θ − 0.1)(θ − 0.25)(θ − 0.9) crosses the level at 0.1, 0.25
+    # and 0.9; p(1/2) > 0, so bisection on [0, 1] would go right and find 0.9.
+    level = 0.1
+    coeffs = -8.0 * np.poly([0.1, 0.25, 0.9])
+    p = np.poly1d(coeffs)
+    y0, y1 = p(0.0) + level, p(1.0) + level
+    d0, d1 = p.deriv()(0.0), p.deriv()(1.0)  # h·y' with h = 1
+    assert y0 > level >= y1
+    theta = first_crossing(np.array([y0]), np.array([y1]), np.array([d0]), np.array([d1]), level)[0]
+    assert theta == pytest.approx(0.1, abs=1e-12)
