@@ -312,19 +312,25 @@ def manage_small(X, alive, large, log_scale, log_delta):
     """Make small neurons of amplitude ``≥ exp(log_delta)`` large (raw values) and keep the
     others' rows at amplitude in [1e-30, 1e30]; returns how many became large."""
     m, n1 = X.shape
-    amps = amplitudes(X, alive)
     promoted = 0
     for j in range(m):
-        if large[j] or amps[j] == 0.0:
+        if large[j]:
+            continue  # only small rows need their amplitude
+        amp2 = X[j, 0] * X[j, 0]
+        for i in range(n1 - 1):
+            if alive[j, i]:
+                amp2 += X[j, i + 1] * X[j, i + 1]
+        amp = np.sqrt(amp2)
+        if amp == 0.0:
             continue
-        log_amp = np.log(amps[j])
+        log_amp = np.log(amp)
         if log_scale[j] + log_amp >= log_delta:
             factor = np.exp(log_scale[j])
             log_scale[j] = 0.0
             large[j] = True
             promoted += 1
         elif log_amp > 69.0 or log_amp < -69.0:
-            factor = 1.0 / amps[j]
+            factor = 1.0 / amp
             log_scale[j] += log_amp
         else:
             continue
