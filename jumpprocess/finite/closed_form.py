@@ -119,11 +119,28 @@ def _death_order(z, alive, w):
             index[k] = i
             theta[k] = -z[i] / w[i]
             k += 1
-    order = index[np.argsort(theta, kind="mergesort")]
+    permutation = np.argsort(theta, kind="mergesort")
     above = 0
-    while above < count and -z[order[above]] / w[order[above]] <= 0.0:
+    while above < count and theta[permutation[above]] <= 0.0:
         above += 1
-    return order, above
+    return index[permutation], above
+
+
+@njit(cache=True, inline="always")
+def _without(i, z, w, W, Q, S, n_pos, n_neg):
+    """The sums of :func:`_sums` with coordinate ``i`` (value ``z_i``) taken out."""
+    if w[i] > 0.0:
+        n_pos -= 1
+    else:
+        n_neg -= 1
+    return W - w[i] * w[i], Q - w[i] * z[i], S - z[i] * z[i], n_pos, n_neg
+
+
+@njit(cache=True, inline="always")
+def _sums_stale(W, W_ref, S, S_ref, n_pos, n_neg):
+    """Sums kept by subtraction lose relative accuracy as they shrink: recompute them when
+    one has halved since it was computed, or when nothing moving is left (W exactly 0)."""
+    return n_pos + n_neg == 0 or W < 0.5 * W_ref or S < 0.5 * S_ref
 
 
 @njit(cache=True)
@@ -150,8 +167,9 @@ def flow_segment(state, alive, w, n, duration, log_target):
     c = 1.0
     phi = 0.0
     dead_scale = 1.0  # coordinates dead at entry are only rescaled
-    killed = np.empty(order.shape[0], dtype=np.int64)
+    killed = np.empty(order.shape[0], dtype=np.int64)  # since the last write-out
     n_killed = 0
+    deaths = 0
     elapsed = 0.0
     log_growth = 0.0
     pieces = 0
@@ -234,16 +252,11 @@ def flow_segment(state, alive, w, n, duration, log_target):
         if k_death >= 0:
             zk = c * z[k_death] + w[k_death] * phi
             amp2 -= zk * zk
-            W -= w[k_death] * w[k_death]
-            Qz -= w[k_death] * z[k_death]
-            Sz -= z[k_death] * z[k_death]
+            W, Qz, Sz, n_pos, n_neg = _without(k_death, z, w, W, Qz, Sz, n_pos, n_neg)
             alive[k_death] = False
             killed[n_killed] = k_death
             n_killed += 1
-            if w[k_death] > 0.0:
-                n_pos -= 1
-            else:
-                n_neg -= 1
+            deaths += 1
             if hi < order.shape[0] and order[hi] == k_death:
                 hi += 1
             else:
@@ -258,25 +271,14 @@ def flow_segment(state, alive, w, n, duration, log_target):
         pieces += 1
         if reached:
             break
-        # Sums kept by subtraction lose relative accuracy as they shrink: recompute them
-        # when they halve, when nothing moving is left (W exactly 0), and every 64 pieces.
-        if (pieces % 64 == 0 or c < 1e-150 or n_pos + n_neg == 0 or W < 0.5 * W_ref or Sz < 0.5 * Sz_ref):
+        # Every 64 pieces, and when a sum is stale, the state is written out afresh.
+        if pieces % 64 == 0 or c < 1e-150 or _sums_stale(W, W_ref, Sz, Sz_ref, n_pos, n_neg):
             _write_out(z, alive, w, c, phi, dead_scale, killed, n_killed)
             c, phi, dead_scale, n_killed = 1.0, 0.0, 1.0, 0
             W, Qz, Sz, n_pos, n_neg = _sums(z, alive, w)
             W_ref, Sz_ref = W, Sz
     _write_out(z, alive, w, c, phi, dead_scale, killed, n_killed)
-    return elapsed, log_growth, reached, _count_dead(order, alive)
-
-
-@njit(cache=True)
-def _count_dead(order, alive):
-    """How many of the coordinates in ``order`` (alive and moving at entry) are dead now."""
-    dead = 0
-    for i in order:
-        if not alive[i]:
-            dead += 1
-    return dead
+    return elapsed, log_growth, reached, deaths
 
 
 @njit(cache=True)
@@ -418,13 +420,7 @@ def descent_segment(state, alive, w, n, eta, steps, log_target):
                 if not (z[i] + w[i] * phi <= 0.0):
                     break
                 # Frozen at the value it stepped to; it leaves the sums.
-                W -= w[i] * w[i]
-                Q -= w[i] * z[i]
-                S0 -= z[i] * z[i]
-                if w[i] > 0.0:
-                    n_pos -= 1
-                else:
-                    n_neg -= 1
+                W, Q, S0, n_pos, n_neg = _without(i, z, w, W, Q, S0, n_pos, n_neg)
                 z[i] = z[i] + w[i] * phi
                 alive[i] = False
                 killed = True
@@ -436,11 +432,10 @@ def descent_segment(state, alive, w, n, eta, steps, log_target):
         amp2 = a_new * a_new + S0 + 2.0 * phi * Q + phi * phi * W
         if killed:
             death_steps += 1
-        # Sums kept by subtraction lose relative accuracy as they shrink: recompute them
-        # when they halve, when nothing moving is left (W exactly 0), every 64 steps with
-        # deaths, and when the amplitude leaves [1e-50, 1e50].
-        if amp2 > 1e100 or amp2 < 1e-100 or (killed and (death_steps % 64 == 0 or n_pos + n_neg == 0
-                                                       or W < 0.5 * W_ref or S0 < 0.5 * S0_ref)):
+        # Rebased when the amplitude leaves [1e-50, 1e50], every 64 steps with deaths, and
+        # when a sum is stale.
+        if amp2 > 1e100 or amp2 < 1e-100 or (killed and (death_steps % 64 == 0
+                                                       or _sums_stale(W, W_ref, S0, S0_ref, n_pos, n_neg))):
             _rebase(state, alive, w, phi)
             phi = 0.0
             log_growth += _normalize(state, alive)

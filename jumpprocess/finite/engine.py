@@ -318,7 +318,7 @@ class _Runner:
         for k, j in enumerate(rows):
             row = st.X[j].copy()
             alive = st.alive[j].copy()
-            amp = float(self.vf.amplitudes(row[None, :], alive[None, :])[0])
+            amp = float(self.vf.row_amplitude(st.X, st.alive, j))
             if amp == 0.0:
                 continue
             row /= amp
@@ -335,7 +335,7 @@ class _Runner:
         st = self.state
         for j in rows:
             row = st.X[j]
-            amp = float(self.vf.amplitudes(row[None, :], st.alive[j][None, :])[0])
+            amp = float(self.vf.row_amplitude(st.X, st.alive, j))
             if amp == 0.0:
                 continue
             row /= amp
@@ -359,7 +359,7 @@ class _Runner:
         for j in rows:
             if st.large[j]:
                 continue
-            amp = float(self.vf.amplitudes(st.X[j][None, :], st.alive[j][None, :])[0])
+            amp = float(self.vf.row_amplitude(st.X, st.alive, j))
             if amp > 0.0:
                 st.log_scale[j] = max(st.log_scale[j], self.log_delta - math.log(amp))
 

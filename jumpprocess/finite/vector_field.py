@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["alive_index", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "residual_rate",
-           "amplitudes", "amplitudes_on", "covered_residual", "covered_residual_on", "stationarity_gap",
+           "row_amplitude", "amplitudes", "amplitudes_on", "covered_residual", "covered_residual_on", "stationarity_gap",
            "descent_window", "manage_small"]
 
 
@@ -135,17 +135,22 @@ def amplitudes_on(X, index, count):
 
 
 @njit(cache=True)
+def row_amplitude(X, alive, j):
+    """Neuron ``j``'s amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units (one pass
+    over the mask: cheaper than building an index for a single use)."""
+    acc = X[j, 0] * X[j, 0]
+    for i in range(X.shape[1] - 1):
+        if alive[j, i]:
+            acc += X[j, i + 1] * X[j, i + 1]
+    return np.sqrt(acc)
+
+
+@njit(cache=True)
 def amplitudes(X, alive):
-    """Per-neuron amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units (one pass over
-    the mask: cheaper than building an index for a single use)."""
-    m, n1 = X.shape
-    out = np.empty(m)
-    for j in range(m):
-        acc = X[j, 0] * X[j, 0]
-        for i in range(n1 - 1):
-            if alive[j, i]:
-                acc += X[j, i + 1] * X[j, i + 1]
-        out[j] = np.sqrt(acc)
+    """Per-neuron amplitude ``sqrt(a² + Σ_alive z²)`` in the row's own units."""
+    out = np.empty(X.shape[0])
+    for j in range(X.shape[0]):
+        out[j] = row_amplitude(X, alive, j)
     return out
 
 
@@ -316,11 +321,7 @@ def manage_small(X, alive, large, log_scale, log_delta):
     for j in range(m):
         if large[j]:
             continue  # only small rows need their amplitude
-        amp2 = X[j, 0] * X[j, 0]
-        for i in range(n1 - 1):
-            if alive[j, i]:
-                amp2 += X[j, i + 1] * X[j, i + 1]
-        amp = np.sqrt(amp2)
+        amp = row_amplitude(X, alive, j)
         if amp == 0.0:
             continue
         log_amp = np.log(amp)
