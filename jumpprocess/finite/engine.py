@@ -17,8 +17,11 @@ iterating its map. They differ in what they do with neurons far below the saddle
   (:mod:`.closed_form`) to the first time one of them reaches δ. Plateaus cost nothing,
   so the cost does not depend on σ, and ``log_sigma = −10⁶`` is as cheap as ``−10``.
   Nothing assumes which neuron escapes when: co-escapes and cascades are integrated as
-  they happen. The error comes from dropping the small neurons' own share of the
-  residual, O(δ²) relative, and from the tolerances.
+  they happen. Under gradient descent, samples whose residual is quiet (moves by at most
+  ``Tolerances.quiet · max|y|`` over 32 steps) are advanced in closed form inside the
+  windows too (:mod:`.quiet_descent`, checked and redone when wrong). The error comes
+  from dropping the small neurons' own share of the residual, O(δ²) relative, and from
+  the tolerances.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from ..setting.problem import OrthogonalProblem
 __all__ = ["simulate_finite", "Tolerances", "check_log_sigma", "warm_up"]
 
 _HUGE_STEPS = 2**62
+_QUIET_INTERVAL = 32  # descent steps between the checks of the quiet samples (Tolerances.quiet)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,12 @@ class Tolerances:
         grow before the tail has died out, the rest of the convergence tail is done in
         closed form (:mod:`.projection`, error O(projection²)); 0 integrates every tail.
         Hybrid only.
+    quiet : float
+        Gradient descent, hybrid only: a sample whose residual moves by at most
+        ``quiet · max|y|`` over an interval of 32 steps is *quiet*, and the coordinates of
+        every neuron on it are advanced in closed form over the interval
+        (:mod:`.quiet_descent`; checked at its end, and redone with the sample active if it
+        moved more); 0 steps every coordinate.
     max_steps : int
         Budget of integrator steps (flow) or descent steps integrated one by one (GD).
     """
@@ -71,6 +81,7 @@ class Tolerances:
     rtol: float = 1e-10
     convergence: float = 1e-5
     projection: float = 3e-4
+    quiet: float = 1e-8
     max_steps: int = 20_000_000
 
     def __post_init__(self):
@@ -78,8 +89,10 @@ class Tolerances:
             value = getattr(self, name)
             if not (isinstance(value, numbers.Real) and 0 < float(value) < 1):
                 raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
-        if not (isinstance(self.projection, numbers.Real) and 0 <= float(self.projection) < 1):
-            raise ValueError(f"projection must be a number in [0, 1), got {self.projection!r}")
+        for name in ("projection", "quiet"):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Real) and 0 <= float(value) < 1):
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
         if not isinstance(self.max_steps, numbers.Integral) or self.max_steps < 1:
             raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
 
@@ -269,9 +282,10 @@ class _Records:
 
 class _Runner:
     def __init__(self, problem, init, log_sigma, eta, method, tol):
-        from . import closed_form, vector_field
+        from . import closed_form, quiet_descent, vector_field
 
         self.cf = closed_form
+        self.qd = quiet_descent
         self.vf = vector_field
         self.problem, self.init, self.eta, self.tol = problem, init, eta, tol
         self.hybrid = method == "hybrid"
@@ -285,6 +299,7 @@ class _Runner:
         self.state = initial_state(problem, init, log_sigma, all_large=not self.hybrid)
         self.records = _Records(self.n)
         self._ymax = float(np.max(np.abs(self.y), initial=0.0))
+        self.quiet_counts = np.zeros(4, dtype=np.int64)  # see quiet_descent_window
 
     # -- small neurons -------------------------------------------------------------------
     def _small_rows(self):
@@ -436,13 +451,19 @@ class _Runner:
         stop_step = _HUGE_STEPS if stop_time == math.inf else int(math.floor(stop_time / self.eta + 1e-9))
         chunk = 4096
         taken_total = 0
+        quiet = self.hybrid and self.tol.quiet > 0
+        drift = np.full(self.n, np.inf)  # nothing is known to be quiet at a window's start
         while True:
             losses = np.empty(chunk)
             step0 = int(st.clock)
-            k, code = vf.descent_window(st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.eta,
-                                        self.log_delta if self.hybrid else math.inf, self.log_cover,
-                                        self.tol.convergence, self._projection_tol(), chunk, step0,
-                                        _check_step(self._check_after), stop_step, half, losses)
+            args = (st.X, st.alive, st.large, st.log_scale, self.y, self.s, self.eta,
+                    self.log_delta if self.hybrid else math.inf, self.log_cover, self.tol.convergence,
+                    self._projection_tol(), chunk, step0, _check_step(self._check_after), stop_step, half, losses)
+            if quiet:
+                k, code = self.qd.quiet_descent_window(*args, float(self.tol.quiet), _QUIET_INTERVAL, drift,
+                                                     self.quiet_counts)
+            else:
+                k, code = vf.descent_window(*args)
             recorded = k if code in (1, 2) else k + 1
             self.records.extend(np.arange(step0, step0 + recorded) * self.eta, losses[:recorded].copy())
             st.clock = step0 + k
