@@ -15,7 +15,11 @@ counting per step
   window began (what an exact split of the small neurons into moving and constant
   coordinates would have to update),
 
-and it checks that the replay ends with as many neurons above δ as the engine.
+and it checks that the replay ends with as many neurons above δ as the engine. The watched
+run steps every coordinate (``Tolerances(quiet=0)``); the last columns are what the default
+engine, which lumps quiet samples (``quiet_descent``), actually did in the same run: the
+coordinate updates it made one by one, the neuron steps it took by one lumped scalar, and
+its intervals (redone ones in brackets).
 """
 
 import argparse
@@ -24,8 +28,8 @@ import math
 import numpy as np
 
 from jumpprocess import OrthogonalProblem, make_problem, orthonormal_inputs, sample_initialization, simulate_finite
-from jumpprocess.finite import vector_field
-from jumpprocess.finite.engine import warm_up
+from jumpprocess.finite import quiet_descent, vector_field
+from jumpprocess.finite.engine import Tolerances, warm_up
 
 
 def watch(problem, init, log_sigma, eta):
@@ -41,10 +45,27 @@ def watch(problem, init, log_sigma, eta):
 
     vector_field.descent_window = recorded
     try:
-        run = simulate_finite(problem, init, log_sigma=log_sigma, step_size=eta)
+        run = simulate_finite(problem, init, log_sigma=log_sigma, step_size=eta, tolerances=Tolerances(quiet=0.0))
     finally:
         vector_field.descent_window = original
     return run, calls
+
+
+def quiet_work(problem, init, log_sigma, eta):
+    """What the default engine (quiet samples lumped) did: its counts (quiet_descent_window)."""
+    seen = []
+    original = quiet_descent.quiet_descent_window
+
+    def recorded(*args):
+        seen.append(args[-1])
+        return original(*args)
+
+    quiet_descent.quiet_descent_window = recorded
+    try:
+        simulate_finite(problem, init, log_sigma=log_sigma, step_size=eta)
+    finally:
+        quiet_descent.quiet_descent_window = original
+    return seen[-1].copy() if seen else [0, 0, 0, 0]
 
 
 def replay(problem, state, steps, eta, log_delta):
@@ -100,8 +121,8 @@ def main(argv=None):
     log_delta = math.log(1e-6 * scale)
     print(f"n = {n}, m = {m}, ±1 balanced labels, balanced init, gradient descent η = {eta:g}, δ = 1e-6\n")
     print("| σ | steps integrated | large neurons at the end (engine, replay) | alive updates | large | "
-          "large above 1e-3 | exact split |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "large above 1e-3 | exact split | quiet: updates | quiet: lumped steps | quiet: intervals (redone) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, log_sigma in (("1e-8", math.log(1e-8)), ("1e-300", math.log(1e-300))):
         run, calls = watch(problem, init, log_sigma, eta)
         busy = [c for c in calls if c[1] > 0]
@@ -109,8 +130,10 @@ def main(argv=None):
             raise SystemExit(f"σ = {label}: the engine skipped a plateau between windows; the replay assumes one stretch")
         steps = sum(c[1] for c in busy)
         work, large = replay(problem, busy[0][0], steps, eta, log_delta)
+        counts = quiet_work(problem, init, log_sigma, eta)
         print(f"| {label} | {steps} | {busy[-1][3]}, {large} | {work['alive'] / 1e6:.1f} M | "
-              f"{work['large'] / 1e6:.1f} M | {work['large_above_1e3'] / 1e6:.1f} M | {work['exact_split'] / 1e6:.1f} M |")
+              f"{work['large'] / 1e6:.1f} M | {work['large_above_1e3'] / 1e6:.1f} M | {work['exact_split'] / 1e6:.1f} M | "
+              f"{counts[2] / 1e6:.1f} M | {counts[3] / 1e6:.2f} M | {counts[0]} ({counts[1]}) |")
     print("\nreplayed from the engine's state at its first integrated window (after the first plateau), for as many "
           "steps as the engine integrated; 'exact split': large neurons' alive coordinates plus small neurons' alive "
           "coordinates on samples whose residual has changed since then")
