@@ -140,12 +140,23 @@ def test_wrongly_quiet_samples_are_redone():
 
 
 @pytest.mark.parametrize("log_sigma", [math.log(1e-16), -2000.0])
-def test_engine_with_quiet_samples_matches_direct_steps(log_sigma):
+def test_engine_with_quiet_samples_matches_direct_steps(log_sigma, monkeypatch):
     """Hybrid with the default quiet tolerance vs the direct engine (σ = 1e-16) and vs the
     hybrid with every coordinate stepped (ln σ = −2000): identical half-fit steps, loss within
-    1e-8 of L(0)."""
+    1e-8 of L(0), and the lumped path was taken."""
+    from jumpprocess.finite import quiet_descent
+
     problem, init = _mid_run_state(n=300, m=20)
+    seen = []
+    original = quiet_descent.quiet_descent_window
+
+    def watched(*args):
+        seen.append(args[-1])  # the engine's counts array
+        return original(*args)
+
+    monkeypatch.setattr(quiet_descent, "quiet_descent_window", watched)
     quiet = simulate_finite(problem, init, log_sigma=log_sigma, step_size=1.0)
+    assert seen and seen[-1][3] > 0  # neuron steps taken by a lumped scalar
     if log_sigma > math.log(1e-150):
         exact = simulate_finite(problem, init, log_sigma=log_sigma, step_size=1.0, method="direct")
     else:
