@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .vector_field import alive_index, covered_residual_on, residual_on
+from .vector_field import alive_index, compact, covered_residual_on, residual_on, step_listed, subtract_share
 
 __all__ = ["quiet_descent_window"]
 
@@ -109,13 +109,7 @@ def _write_out(j, X, alive, index, count, b, c, q_index, q_count, lumped):
             died = True
     lumped[j, 0] = 0.0
     if died:
-        kept = 0
-        for q in range(count[j]):
-            i = index[j, q]
-            if alive[j, i]:
-                index[j, kept] = i
-                kept += 1
-        count[j] = kept
+        compact(index, count, alive, j)
     return died
 
 
@@ -238,40 +232,10 @@ def quiet_descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover
             promoted = False
             for j in range(m):
                 a = X[j, 0]
-                scale = eta * a * inv_n
-                acc = 0.0
-                amp2 = 0.0
-                dies = False
-                na = act_count[j]
-                counts[2] += na
-                for q in range(na):
-                    i = act_index[j, q]
-                    g = rs[i]
-                    z = X[j, i + 1]
-                    acc += g * z
-                    z += scale * g
-                    X[j, i + 1] = z
-                    amp2 += z * z
-                    dies |= z <= 0.0
+                counts[2] += act_count[j]
+                acc, amp2, dies = step_listed(X, alive, j, act_index, act_count, rs, eta * a * inv_n)
                 if dies:
-                    kept = 0
-                    for q in range(na):
-                        i = act_index[j, q]
-                        z = X[j, i + 1]
-                        if z <= 0.0:
-                            amp2 -= z * z
-                            alive[j, i] = False
-                        else:
-                            act_index[j, kept] = i
-                            kept += 1
-                    act_count[j] = kept
-                    kept = 0
-                    for q in range(count[j]):
-                        i = index[j, q]
-                        if alive[j, i]:
-                            index[j, kept] = i
-                            kept += 1
-                    count[j] = kept
+                    compact(index, count, alive, j)
                 if q_count[j] > 0:
                     counts[3] += 1
                     A = lumped[j, 0]
@@ -304,9 +268,7 @@ def quiet_descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover
                             X[j, col] *= factor
                         _split(j, X, index, count, quiet, b, c, act_index, act_count, q_index, q_count, lumped)
                 if large[j] and a != 0.0:
-                    for q in range(act_count[j]):
-                        i = act_index[j, q]
-                        r_next[i] -= a * s[i] * X[j, i + 1]
+                    subtract_share(r_next, X, j, a, s, act_index, act_count)
             r, r_next = r_next, r
             k += 1
             if promoted:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["alive_index", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "residual_rate",
+__all__ = ["alive_index", "compact", "step_listed", "subtract_share", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "residual_rate",
            "row_amplitude", "amplitudes", "amplitudes_on", "covered_residual", "covered_residual_on", "stationarity_gap",
            "descent_window", "manage_small"]
 
@@ -54,6 +54,57 @@ def alive_index(alive):
     return index, count
 
 
+@njit(cache=True, inline="always")
+def compact(index, count, alive, j):
+    """Drop neuron j's dead coordinates from its list ``index[j, :count[j]]`` (order kept)."""
+    kept = 0
+    for q in range(count[j]):
+        i = index[j, q]
+        if alive[j, i]:
+            index[j, kept] = i
+            kept += 1
+    count[j] = kept
+
+
+@njit(cache=True, inline="always")
+def step_listed(X, alive, j, listed, listed_count, rs, scale):
+    """One descent step of neuron j's coordinates ``listed[j, :listed_count[j]]`` (old values
+    on the right-hand side): ``z += scale · r_i s_i``, with ``rs = r s``. Returns the
+    output-weight gradient sum ``Σ r_i s_i z_i`` over them (old z), their new ``Σ z²`` over
+    the survivors and whether one died; a coordinate that stepped to ``≤ 0`` is marked dead,
+    keeps that value and leaves the list."""
+    acc = 0.0
+    amp2 = 0.0
+    dies = False
+    count = listed_count[j]
+    for q in range(count):
+        i = listed[j, q]
+        g = rs[i]
+        z = X[j, i + 1]
+        acc += g * z
+        z += scale * g
+        X[j, i + 1] = z
+        amp2 += z * z
+        dies |= z <= 0.0
+    if dies:
+        for q in range(count):
+            i = listed[j, q]
+            z = X[j, i + 1]
+            if z <= 0.0:
+                amp2 -= z * z
+                alive[j, i] = False
+        compact(listed, listed_count, alive, j)
+    return acc, amp2, dies
+
+
+@njit(cache=True, inline="always")
+def subtract_share(r_next, X, j, a, s, listed, listed_count):
+    """``r_next_i −= a_j s_i z_ji`` over neuron j's listed coordinates."""
+    for q in range(listed_count[j]):
+        i = listed[j, q]
+        r_next[i] -= a * s[i] * X[j, i + 1]
+
+
 @njit(cache=True)
 def residual_on(X, index, count, large, y, s):
     """:func:`residual` with the alive coordinates given by :func:`alive_index`."""
@@ -65,9 +116,7 @@ def residual_on(X, index, count, large, y, s):
         a = X[j, 0]
         if a == 0.0:
             continue
-        for q in range(count[j]):
-            i = index[j, q]
-            r[i] -= a * s[i] * X[j, i + 1]
+        subtract_share(r, X, j, a, s, index, count)
     return r
 
 
@@ -257,32 +306,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
         promoted = False
         for j in range(m):
             a = X[j, 0]
-            scale = eta * a * inv_n
-            acc = 0.0
-            amp2 = 0.0
-            dies = False
-            alive_count = count[j]
-            for q in range(alive_count):
-                i = index[j, q]
-                g = rs[i]
-                z = X[j, i + 1]
-                acc += g * z
-                z += scale * g
-                X[j, i + 1] = z
-                amp2 += z * z
-                dies |= z <= 0.0
-            if dies:
-                kept = 0
-                for q in range(alive_count):
-                    i = index[j, q]
-                    z = X[j, i + 1]
-                    if z <= 0.0:
-                        amp2 -= z * z
-                        alive[j, i] = False
-                    else:
-                        index[j, kept] = i
-                        kept += 1
-                count[j] = kept
+            acc, amp2, _ = step_listed(X, alive, j, index, count, rs, eta * a * inv_n)
             a += eta * acc * inv_n
             X[j, 0] = a
             amp2 += a * a
@@ -301,9 +325,7 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
                         X[j, c] *= factor
                     log_scale[j] += log_amp
             if large[j] and a != 0.0:
-                for q in range(count[j]):
-                    i = index[j, q]
-                    r_next[i] -= a * s[i] * X[j, i + 1]
+                subtract_share(r_next, X, j, a, s, index, count)
         r, r_next = r_next, r
         if promoted:
             return k + 1, 1
