@@ -72,7 +72,10 @@ class Tolerances:
         ``quiet · max|y|`` over an interval of 32 steps is *quiet*, and the coordinates of
         every neuron on it are advanced in closed form over the interval
         (:mod:`.quiet_descent`; checked at its end, and redone with the sample active if it
-        moved more); 0 steps every coordinate.
+        moved more); 0 steps every coordinate. The error is absolute: a coordinate far
+        below its neuron's amplitude on a converged sample (``r_i`` of order ``quiet``)
+        can be off by a large fraction of its tiny value in ``parameters_at``; half-fit
+        times and the loss are not (docs/math/finite-sigma.rst, "Quiet samples").
     max_steps : int
         Budget of integrator steps (flow) or descent steps integrated one by one (GD).
     """
