@@ -5,7 +5,7 @@ docs/math/finite-sigma.rst, "How small must σ be".
 For one instance, ``σ*`` is found by bisection on ``ln(−ln σ)`` between a σ whose run
 reproduces every limit jump (same fitted sets, same order, no other activation; see
 :class:`~jumpprocess.finite.run.LimitComparison`) and one whose run does not, with the
-hybrid engine, whose cost does not depend on σ. Reproduction need not be monotone in σ (a
+hybrid engine, whose cost is bounded in σ. Reproduction need not be monotone in σ (a
 near-tie can be resolved the limit's way at one σ and the other way at a smaller one), so
 after each bisection a few smaller σ are checked too; if one fails, the search continues
 below it. Where no σ above the floor reproduces the limit, the answer is ``None`` with the

@@ -17,7 +17,7 @@ What is computed here
   hybrid engine (:func:`jumpprocess.simulate_finite`) at ``ln σ = JOINT_LOG_SIGMA``, run with
   the neurons that activate up to the last tie and the tied ones only (the others are
   negligible in the limit when the tie escapes) and stopped before the next activation. Its
-  cost does not depend on σ, it integrates the escape with every nonlinear interaction and
+  cost is bounded in σ, it integrates the escape with every nonlinear interaction and
   with the prefactors and offsets accumulated over the whole history (alignment prefactors,
   mode changes and the windows of earlier escapes, docs/math/finite-sigma.rst), and its
   error at that σ is that of its tolerances: the O(1) terms that decide a tie are
