@@ -2,6 +2,8 @@
 
     python benchmarks/bench_finite.py            # n = 1000, m = 40 (the issue's instance), n = 1e4 report
     python benchmarks/bench_finite.py --quick    # smaller, for a smoke test
+    python benchmarks/bench_finite.py --other-seeds 2 3 4 --skip-real   # also the 1e-300 / 1e-8
+                                                 # ratio on instances with labels seed s, init seed s + 10
 
 Instance: ±1 balanced labels, unit norms, balanced init, gradient descent η = 1. The real
 network is ``validation.train`` (float64 PyTorch on the CPU, inputs X = I, d = n, the
@@ -36,6 +38,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="n = 200, m = 16 (a smoke run)")
     parser.add_argument("--repeats", type=int, default=5, help="repeats per hybrid timing (median)")
     parser.add_argument("--skip-real", action="store_true", help="do not train the real network")
+    parser.add_argument("--other-seeds", type=int, nargs="*", default=[], metavar="S",
+                        help="also time the hybrid at 1e-8 and 1e-300 (and with every coordinate stepped, "
+                             "Tolerances(quiet=0)) on the instance with labels seed S and init seed S + 10")
     args = parser.parse_args(argv)
     n, m, big_n, big_m = (200, 16, 2000, 24) if args.quick else (1000, 40, 10_000, 53)
     eta = 1.0
@@ -91,6 +96,26 @@ def main(argv=None):
     grow = [direct[s] / direct[1e-8] for s in (1e-16, 1e-32, 1e-64, 1e-128)]
     print(f"  direct time / time at 1e-8, for ln(1/σ) ×2, ×4, ×8, ×16: " + ", ".join(f"{g:.2f}" for g in grow)
           + "   (grows with ln(1/σ))")
+    if args.other_seeds:
+        other_instances(n, m, eta, args.other_seeds, args.repeats)
+
+
+def other_instances(n, m, eta, seeds, repeats):
+    """The 1e-300 / 1e-8 ratio on other instances of the same law, with and without quiet samples."""
+    from jumpprocess import Tolerances
+
+    print(f"\nother instances (n = {n}, m = {m}; labels seed S, init seed S + 10; medians of {repeats}):")
+    print(f"{'S':>3} {'quiet':>6} {'1e-8 s':>8} {'1e-300 s':>9} {'ratio':>6}")
+    for seed in seeds:
+        labels = make_problem(n, "sign-balanced", seed=seed).labels
+        problem = OrthogonalProblem.from_inputs(orthonormal_inputs(n), labels)
+        init = sample_initialization(problem, m, "balanced", seed=seed + 10)
+        for quiet in (Tolerances().quiet, 0.0):
+            tol = Tolerances(quiet=quiet)
+            low, _ = median_time(lambda: simulate_finite(problem, init, sigma=1e-8, step_size=eta, tolerances=tol), repeats)
+            high, _ = median_time(lambda: simulate_finite(problem, init, sigma=1e-300, step_size=eta, tolerances=tol),
+                                  repeats)
+            print(f"{seed:>3} {quiet:>6g} {low:>8.4f} {high:>9.4f} {high / low:>6.2f}")
 
 
 if __name__ == "__main__":
