@@ -253,3 +253,22 @@ def test_joint_saddles_are_critical_points_of_the_network():
                 scale = 1.0 + np.abs(y).max() * (1 + np.abs(a).max()) * X.max()
                 assert max(np.abs(grad_a).max(), np.abs(grad_W).max()) <= 1e-8 * scale
     assert found >= 10
+
+
+def test_a_joint_escape_checked_before_it_converged_is_run_again_further_apart(monkeypatch):
+    # The run is stopped half-way to the next activation; at ln σ = −8 that comes before the
+    # joint escape has converged, so the check against the race fails. The one retry at ten
+    # times ln σ (found at n = 10⁵ with ln σ = −10⁶, where the next activation followed the
+    # tie within Δτ = 0.01) resolves it, and its split is the limit's.
+    from jumpprocess.limit import ties
+
+    problem, init = _instances(1, ambiguous=True)[0]
+    index = simulate(problem, init, ties="index")
+    monkeypatch.setattr(ties, "RETRY_LOG_SIGMA_FACTOR", 1.0)  # a retry at the same σ fails the same way
+    assert ties.resolve_ties(index, init, log_sigma=-8.0).ambiguous
+    monkeypatch.setattr(ties, "RETRY_LOG_SIGMA_FACTOR", 10.0)
+    retried = ties.resolve_ties(index, init, log_sigma=-8.0)
+    limit = ties.resolve_ties(index, init)  # ln σ = −10⁶, converged at the first try
+    assert not retried.ambiguous and not limit.ambiguous
+    assert retried.squared_norm == pytest.approx(limit.squared_norm, rel=1e-8)
+    assert abs(limit.squared_norm - index.squared_norm) > 0.1

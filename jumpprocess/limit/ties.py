@@ -22,8 +22,13 @@ What is computed here
   mode changes and the windows of earlier escapes, docs/math/finite-sigma.rst), and its
   error at that σ is that of its tolerances: the O(1) terms that decide a tie are
   σ-independent up to corrections that vanish with σ. The run is checked against the race:
-  each component's samples must be fitted by that component's neurons only; otherwise the
-  component is left to the index convention and the trajectory stays ``ambiguous``.
+  each component's samples must be fitted by that component's neurons only. When a check
+  fails on a run stopped before the next activation, the escape may not have converged yet
+  (the next activation can follow within ``Δτ ≈ 0.01``, ``Δt ≈ 10⁴`` at ``ln σ = −10⁶``,
+  about what the slowest kernel mode needs at ``n = 10⁵``), so the run is made once more at
+  ``RETRY_LOG_SIGMA_FACTOR`` times that ``ln σ``, ten times further apart at the same cost;
+  a component that still fails is left to the index convention and the trajectory stays
+  ``ambiguous``.
 * Everything else (jump times, losses, fitted union, later jumps) is the race's: after the
   component has fitted the union of its remaining sets, every other neuron sees the same
   remaining set ``R`` as under the index convention (docs/math/race.rst), so only the split
@@ -42,10 +47,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["JointJump", "JOINT_LOG_SIGMA", "SHARE_FLOOR", "tie_components", "resolve_ties", "check_ties"]
+__all__ = ["JointJump", "JOINT_LOG_SIGMA", "RETRY_LOG_SIGMA_FACTOR", "SHARE_FLOOR", "tie_components", "resolve_ties", "check_ties"]
 
 JOINT_LOG_SIGMA = -1.0e6
 """``ln σ`` at which the joint escape is read from the finite-σ engine (cost independent of σ)."""
+
+RETRY_LOG_SIGMA_FACTOR = 10.0
+"""The ``ln σ`` of the one retry of a joint escape whose check failed on a stopped run, as a factor."""
 
 SHARE_FLOOR = 1e-6
 """A neuron whose largest share of any sample is below this takes no part in a joint jump."""
@@ -217,14 +225,7 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     from .race import JumpEvent
     from .scaling import check_magnitudes
 
-    # The last component escapes within O(1) of t = τ ln(1/σ); the next activation comes a
-    # time of order ln(1/σ) later. Stopping half-way skips every later window (the plateau
-    # up to the stop is skipped in closed form), which leaves the components' neurons where
-    # the full run would leave them: no later neuron touches their samples.
     last = plans[-1][1]
-    stop = None
-    if last < len(events):
-        stop = -log_sigma * 0.5 * (events[last - 1].time + events[last].time)
     # Only the neurons that activate up to the last tie, and the tied ones, take part: in the
     # limit every other neuron is still smaller by a power of σ when the tie escapes, whereas
     # at ln σ = -1e6 one whose candidate time trails the tie by less than ~1e-6 relative (no
@@ -239,18 +240,42 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
     # On labels y/2^p and norms s/2^q (the scale covariance, docs/math/model.rst), so that any
     # problem the race takes is one the finite run takes; a and U are scaled back exactly.
     scaling = check_magnitudes(trajectory.problem, init)
-    try:
+    scale = float(np.max(np.abs(y))) if y.size else 1.0
+
+    def joint_shares(log_sigma):
+        """The finite run's ``a``, ``U``, shares ``a_j relu(U_ji) / y_i``, and whether it was stopped."""
+        # The last component escapes within O(1) of t = τ ln(1/σ); the next activation comes
+        # a time of order ln(1/σ) later. Stopping half-way skips every later window (the
+        # plateau up to the stop is skipped in closed form), which leaves the components'
+        # neurons where the full run would leave them: no later neuron touches their samples.
+        stop = -log_sigma * 0.5 * (events[last - 1].time + events[last].time) if last < len(events) else None
         run = simulate_finite(scaling.problem(trajectory.problem), scaling.init(init),
                               log_sigma=scaling.log_sigma(log_sigma),
                               stop_time=None if stop is None else stop * scaling.rate_factor)
+        a, U = scaling.parameters(run.output_weights, run.preactivations)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.nan_to_num(a[:, None] * np.maximum(U, 0.0) / np.where(y != 0, y, np.nan), nan=0.0)
+        return a, U, share, stop is not None
+
+    def checked(share, component, remaining):
+        """The component's samples if the run fitted them by its neurons alone, else None."""
+        union = np.flatnonzero(np.any(good[component] & remaining, axis=0))
+        own = share[component][:, union]
+        others = np.delete(share[:, union], component, axis=0)
+        fit_error = np.max(np.abs(y[union] - own.sum(axis=0) * y[union])) / scale
+        if fit_error > _FIT_RTOL or (others.size and np.max(np.abs(others)) > _FIT_RTOL):
+            return None
+        return union
+
+    try:
+        a, U, share, stopped = joint_shares(log_sigma)
+        if stopped and any(checked(share, component, remaining) is None
+                           for _, _, components, remaining in plans for component in components):
+            a, U, share, _ = joint_shares(log_sigma * RETRY_LOG_SIGMA_FACTOR)
     except (RuntimeError, ValueError) as error:  # the race stands; only the split is unknown
         warnings.warn(f"ties='joint': the joint escape could not be computed ({error}); the overlapping tie is "
                       "left to the index convention and the trajectory stays ambiguous", RuntimeWarning, stacklevel=3)
         return replace(trajectory, ties="joint")
-    a, U = scaling.parameters(run.output_weights, run.preactivations)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.nan_to_num(a[:, None] * np.maximum(U, 0.0) / np.where(y != 0, y, np.nan), nan=0.0)
-    scale = float(np.max(np.abs(y))) if y.size else 1.0
     new_events, new_exp, new_rates, joints = [], [], [], []
     position = 0
     for start, stop, components, remaining in plans:
@@ -261,12 +286,10 @@ def resolve_ties(trajectory, init, *, log_sigma: float = JOINT_LOG_SIGMA):
         group = sorted({block[0].neuron, *block[0].tied_with})
         joint_members, replaced = set(), []
         for component in components:
-            union = np.flatnonzero(np.any(good[component] & remaining, axis=0))
-            own = share[component][:, union]
-            others = np.delete(share[:, union], component, axis=0)
-            fit_error = np.max(np.abs(y[union] - own.sum(axis=0) * y[union])) / scale
-            if fit_error > _FIT_RTOL or (others.size and np.max(np.abs(others)) > _FIT_RTOL):
+            union = checked(share, component, remaining)
+            if union is None:
                 continue  # the finite run did not do what the race says: keep the convention (still ambiguous)
+            own = share[component][:, union]
             part = [j for j, row in zip(component, own) if np.max(row) > SHARE_FLOOR]
             rows = np.array([U[j, union] for j in part])
             rows[rows < 0] = 0.0  # dead coordinates: the limit's saddle has them at 0
