@@ -38,7 +38,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .vector_field import alive_index, compact, covered_residual_on, residual_on, step_listed, subtract_share
+from .vector_field import (alive_index, compact, confirm_converged, covered_residual_on, needs_rescale, rescale_small,
+                           residual_on, step_listed, subtract_share)
 
 __all__ = ["quiet_descent_window"]
 
@@ -253,19 +254,9 @@ def quiet_descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover
                 amp2 += a * a
                 if not large[j] and amp2 > 0.0:
                     log_amp = 0.5 * np.log(amp2)
-                    grow = log_scale[j] + log_amp >= log_delta
-                    if grow or log_amp > 69.0 or log_amp < -69.0:
+                    if needs_rescale(log_scale[j], log_amp, log_delta):
                         _write_out(j, X, alive, index, count, b, c, q_index, q_count, lumped)
-                        if grow:
-                            factor = np.exp(log_scale[j])
-                            log_scale[j] = 0.0
-                            large[j] = True
-                            promoted = True
-                        else:
-                            factor = np.exp(-log_amp)
-                            log_scale[j] += log_amp
-                        for col in range(n1):
-                            X[j, col] *= factor
+                        promoted |= rescale_small(X, j, large, log_scale, log_amp, log_delta)
                         _split(j, X, index, count, quiet, b, c, act_index, act_count, q_index, q_count, lumped)
                 if large[j] and a != 0.0:
                     subtract_share(r_next, X, j, a, s, act_index, act_count)
@@ -305,14 +296,10 @@ def quiet_descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover
                 return max_steps, 2
             continue
         if code == 6:
-            target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
-            gap = 0.0
-            for i in range(n):
-                gap = max(gap, abs(r[i] - target[i]))
-            if gap <= conv_tol * ymax:
-                return k, 0
-            if gap <= proj_tol * ymax:
-                return k, 5
+            code, target = confirm_converged(X, index, count, large, log_scale, y, cover_log_amp, r, conv_tol,
+                                             proj_tol, ymax)
+            if code >= 0:
+                return k, code
             skip_check = step0 + k
             continue
         return k, code

@@ -30,7 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["alive_index", "compact", "step_listed", "subtract_share", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "residual_rate",
+__all__ = ["alive_index", "compact", "step_listed", "subtract_share", "max_gap", "confirm_converged",
+           "needs_rescale", "rescale_small", "residual", "residual_on", "flow_derivative", "flow_derivative_on", "residual_rate",
            "row_amplitude", "amplitudes", "amplitudes_on", "covered_residual", "covered_residual_on", "stationarity_gap",
            "descent_window", "manage_small"]
 
@@ -236,11 +237,52 @@ def stationarity_gap(X, alive, large, log_scale, y, s, cover_log_amp):
         if counted[j] and (amps[j] == 0.0 or np.log(amps[j]) + log_scale[j] < cover_log_amp):
             counted[j] = False
     r = residual_on(X, index, count, counted, y, s)
-    target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
+    return max_gap(r, covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp))
+
+
+@njit(cache=True, inline="always")
+def max_gap(r, target):
+    """``max_i |r_i − target_i|``."""
     gap = 0.0
-    for i in range(n1 - 1):
+    for i in range(r.shape[0]):
         gap = max(gap, abs(r[i] - target[i]))
     return gap
+
+
+@njit(cache=True, inline="always")
+def confirm_converged(X, index, count, large, log_scale, y, cover_log_amp, r, conv_tol, proj_tol, ymax):
+    """Check a small gap against a fresh ``r*`` (the cover may have changed since: a death,
+    or a neuron crossing δ, which the direct method does not flag). Returns the window code
+    (0 converged, 5 projectable, -1 neither) and the fresh ``r*``."""
+    target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
+    gap = max_gap(r, target)
+    if gap <= conv_tol * ymax:
+        return 0, target
+    if gap <= proj_tol * ymax:
+        return 5, target
+    return -1, target
+
+
+@njit(cache=True, inline="always")
+def needs_rescale(log_scale_j, log_amp, log_delta):
+    """A small row of amplitude ``exp(log_amp)`` (own units) reached δ or left [e^-69, e^69]."""
+    return log_scale_j + log_amp >= log_delta or log_amp > 69.0 or log_amp < -69.0
+
+
+@njit(cache=True, inline="always")
+def rescale_small(X, j, large, log_scale, log_amp, log_delta):
+    """Make small row j large (raw values) if it reached δ, else bring it back to amplitude 1
+    in its own units; True if it became large."""
+    if log_scale[j] + log_amp >= log_delta:
+        factor = np.exp(log_scale[j])
+        log_scale[j] = 0.0
+        large[j] = True
+    else:
+        factor = np.exp(-log_amp)
+        log_scale[j] += log_amp
+    for c in range(X.shape[1]):
+        X[j, c] *= factor
+    return large[j]
 
 
 @njit(cache=True)
@@ -290,16 +332,10 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
         if step >= stop_step:
             return k, 3
         if step >= check_after and gap <= max(conv_tol, proj_tol) * ymax:
-            # Confirm against a fresh r*: the cover may have changed since (a death, or a
-            # neuron crossing δ, which the direct method does not flag).
-            target = covered_residual_on(X, index, count, large, log_scale, y, cover_log_amp)
-            gap = 0.0
-            for i in range(n):
-                gap = max(gap, abs(r[i] - target[i]))
-            if gap <= conv_tol * ymax:
-                return k, 0
-            if gap <= proj_tol * ymax:
-                return k, 5
+            code, target = confirm_converged(X, index, count, large, log_scale, y, cover_log_amp, r, conv_tol,
+                                             proj_tol, ymax)
+            if code >= 0:
+                return k, code
         for i in range(n):
             r_next[i] = y[i]
             rs[i] = r[i] * s[i]
@@ -312,18 +348,8 @@ def descent_window(X, alive, large, log_scale, y, s, eta, log_delta, cover_log_a
             amp2 += a * a
             if not large[j] and amp2 > 0.0:
                 log_amp = 0.5 * np.log(amp2)
-                if log_scale[j] + log_amp >= log_delta:
-                    factor = np.exp(log_scale[j])
-                    for c in range(n1):
-                        X[j, c] *= factor
-                    log_scale[j] = 0.0
-                    large[j] = True
-                    promoted = True
-                elif log_amp > 69.0 or log_amp < -69.0:
-                    factor = np.exp(-log_amp)
-                    for c in range(n1):
-                        X[j, c] *= factor
-                    log_scale[j] += log_amp
+                if needs_rescale(log_scale[j], log_amp, log_delta):
+                    promoted |= rescale_small(X, j, large, log_scale, log_amp, log_delta)
             if large[j] and a != 0.0:
                 subtract_share(r_next, X, j, a, s, index, count)
         r, r_next = r_next, r
