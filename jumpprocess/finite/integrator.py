@@ -36,8 +36,8 @@ def _combine(X, K, coefficients, count, index, alive_count, out):
     """``out = X + Σ_{q<count} coefficients[q] K[q]`` on the output weights and the alive
     coordinates (``index``, ``alive_count`` from :func:`.vector_field.alive_index`), summed
     in order of q (the same rounding as adding the stages one after another). Dead
-    coordinates of ``out`` are not written: ``out`` starts as a copy of ``X``, and a dead
-    coordinate keeps its value (its stages are 0)."""
+    coordinates of ``out`` are not written: where they are needed (``X1``) the caller has
+    copied ``X`` into ``out``; the stage state is read on alive coordinates only."""
     for j in range(X.shape[0]):
         for p in range(alive_count[j] + 1):
             c = 0 if p == 0 else index[j, p - 1] + 1
